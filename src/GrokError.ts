@@ -1,0 +1,379 @@
+/**
+ * The typed error channel of every Grok call, and `classify`, the one function that turns an HTTP answer or a
+ * transport failure into a success or exactly one of these errors.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as GrokApi from "./GrokApi.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import { scrub } from "./Redaction.js"
+
+/** Fields every error carries; all optional because an error raised on our side has no response. */
+const common = {
+  /** HTTP status of the answer, where there was one. */
+  status: Schema.optional(Schema.Number),
+  /** `x-request-id` of the answer, to quote to xAI support. */
+  requestId: Schema.optional(Schema.String),
+  /** The server's own error message (scrubbed and truncated). */
+  detail: Schema.optional(Schema.String),
+  /** The error body as received (scrubbed and truncated). */
+  body: Schema.optional(Schema.String),
+  /** `x-should-retry` from the server, which overrides the default retryability. */
+  shouldRetry: Schema.optional(Schema.Boolean)
+}
+
+const suffix = (self: { readonly status?: number | undefined; readonly requestId?: string | undefined }) =>
+  [self.status !== undefined ? `status ${self.status}` : undefined, self.requestId ? `request ${self.requestId}` : undefined]
+    .filter(Predicate.isString)
+    .join(", ")
+
+const compose = (
+  headline: string,
+  self: { readonly detail?: string | undefined; readonly status?: number | undefined; readonly requestId?: string | undefined }
+) => {
+  const where = suffix(self)
+  return `${headline}${self.detail ? `: ${self.detail}` : ""}${where ? ` (${where})` : ""}`
+}
+
+/**
+ * 429 for requests or tokens. Retryable after `retryAfterMillis` when the server said how long.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  ...common,
+  /** Which limit was hit, from the body or the `x-ratelimit-remaining-*` header that reached 0. */
+  limit: Schema.Literal("requests", "tokens", "unknown"),
+  retryAfterMillis: Schema.optional(Schema.Number),
+  info: Schema.optional(RateLimitHeaders.RateLimitInfo),
+  hint: Schema.optional(RateLimitHeaders.BodyLimitHint)
+}) {
+  get isRetryable(): boolean {
+    return this.shouldRetry ?? true
+  }
+  override get message(): string {
+    const wait = this.retryAfterMillis !== undefined ? `; the server asks to wait ${this.retryAfterMillis} ms` : ""
+    return compose(`Rate limited on ${this.limit}${wait}. Lower the request rate or configure the RateLimiter`, this)
+  }
+}
+
+/**
+ * Credits used up or the monthly spending limit reached (xAI answers 429 or 403). Retrying will not help.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QuotaExhausted extends Schema.TaggedError<QuotaExhausted>()("QuotaExhausted", common) {
+  get isRetryable(): boolean {
+    return this.shouldRetry ?? false
+  }
+  override get message(): string {
+    return compose("Credits exhausted or spending limit reached: buy credits or raise the limit in the xAI console", this)
+  }
+}
+
+/**
+ * The API key is wrong, missing or lacks permission (xAI sends a wrong key as 400).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthError extends Schema.TaggedError<AuthError>()("AuthError", {
+  ...common,
+  reason: Schema.Literal("InvalidKey", "PermissionDenied")
+}) {
+  get isRetryable(): boolean {
+    return this.shouldRetry ?? false
+  }
+  override get message(): string {
+    const headline =
+      this.reason === "InvalidKey"
+        ? "The API key was refused: check XAI_API_KEY"
+        : "The API key lacks permission for this request: check the key's ACLs and the model name"
+    return compose(headline, this)
+  }
+}
+
+/**
+ * The request itself is wrong: the server refused it (400, 404, 405, 413, 415, 422) or it failed our own schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Validation extends Schema.TaggedError<Validation>()("Validation", {
+  ...common,
+  reason: Schema.Literal(
+    "BadRequest",
+    "NotFound",
+    "MethodNotAllowed",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "Unprocessable",
+    "InvalidRequest",
+    "InvalidInput"
+  )
+}) {
+  get isRetryable(): boolean {
+    return this.shouldRetry ?? false
+  }
+  override get message(): string {
+    const headline =
+      this.reason === "InvalidRequest"
+        ? "The request failed validation before it was sent"
+        : this.reason === "InvalidInput"
+          ? "The input is invalid"
+          : `The server refused the request as invalid (${this.reason})`
+    return compose(headline, this)
+  }
+}
+
+/**
+ * A failure that may pass: 408, 409, 5xx and 529, transport failures, timeouts, bodies cut short or not JSON,
+ * HTML error pages, and an xAI error object sent with HTTP 200.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Transient extends Schema.TaggedError<Transient>()("Transient", {
+  ...common,
+  reason: Schema.Literal(
+    "ServerError",
+    "Overloaded",
+    "RequestTimeout",
+    "Conflict",
+    "Timeout",
+    "ConnectionFailed",
+    "MalformedBody",
+    "HtmlBody",
+    "ErrorInBody",
+    "UnexpectedStatus"
+  )
+}) {
+  get isRetryable(): boolean {
+    return this.shouldRetry ?? true
+  }
+  override get message(): string {
+    return compose(`Transient failure (${this.reason}); retrying usually helps`, this)
+  }
+}
+
+/**
+ * Refused on our side before anything was sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
+  ...common,
+  reason: Schema.Literal("QueueFull", "DeadlineExceeded", "LimiterUnavailable")
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    const headline =
+      this.reason === "QueueFull"
+        ? "Shed: the admission queue is full and this call had the lowest priority"
+        : this.reason === "DeadlineExceeded"
+          ? "The call's time budget ran out before it could complete"
+          : "The shared rate limiter is unavailable and the limiter is set to fail closed"
+    return compose(headline, this)
+  }
+}
+
+/**
+ * Every error a Grok call can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GrokError = RateLimited | QuotaExhausted | AuthError | Validation | Transient | Rejected
+
+/**
+ * The tags of `GrokError`, for metrics and logs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GrokErrorTag = GrokError["_tag"]
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const GrokError = Schema.Union(RateLimited, QuotaExhausted, AuthError, Validation, Transient, Rejected)
+
+const tags: ReadonlySet<string> = new Set(["RateLimited", "QuotaExhausted", "AuthError", "Validation", "Transient", "Rejected"])
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isGrokError = (u: unknown): u is GrokError =>
+  Predicate.hasProperty(u, "_tag") && tags.has(String(u._tag)) && Predicate.hasProperty(u, "isRetryable")
+
+/**
+ * Whether the retry policy may try again after this error.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRetryable = (error: GrokError): boolean => error.isRetryable
+
+/**
+ * An HTTP answer as classification sees it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpAnswer {
+  readonly status: number
+  readonly headers: RateLimitHeaders.HeaderInput
+  readonly body: string
+  /** Wall-clock milliseconds when the answer arrived, to resolve HTTP-date `Retry-After`. */
+  readonly nowMillis: number
+  /** Values that must never appear in an error (the API key). */
+  readonly secrets?: ReadonlyArray<string>
+}
+
+/**
+ * A request that got no HTTP answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportFailure {
+  readonly reason: "Timeout" | "ConnectionFailed"
+  readonly detail?: string
+  readonly secrets?: ReadonlyArray<string>
+}
+
+const MAX_TEXT = 2_000
+
+const truncate = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text)
+
+const WRONG_KEY = /(incorrect|invalid|wrong|malformed|missing|no) api[ _-]?key|api[ _-]?key (is )?(invalid|incorrect|not valid|missing)/i
+const CREDITS =
+  /used all available credits|spending limit|(out of|insufficient|no|exhausted) credits|credit balance|purchase more credits/i
+const HTML = /^\s*(<!doctype html|<html|<head|<body)/i
+
+const parseJson = (text: string): Option.Option<unknown> => {
+  try {
+    return Option.some(JSON.parse(text))
+  } catch {
+    return Option.none()
+  }
+}
+
+const isErrorObject = (json: unknown): boolean =>
+  Predicate.isRecord(json) && !("choices" in json) && !("data" in json) && Option.isSome(GrokApi.decodeErrorBody(json))
+
+const limitFrom = (info: RateLimitHeaders.RateLimitInfo, hint: RateLimitHeaders.BodyLimitHint | undefined) =>
+  hint?.kind ?? (info.tokens?.remaining === 0 ? "tokens" : info.requests?.remaining === 0 ? "requests" : "unknown")
+
+/** The wait a 429 implies: an explicit Retry-After first, else the reset of the window that ran out. */
+const waitFrom = (info: RateLimitHeaders.RateLimitInfo, limit: "requests" | "tokens" | "unknown") =>
+  info.retryAfterMillis ?? (limit === "unknown" ? undefined : info[limit]?.resetMillis)
+
+const validationReason = (status: number): Validation["reason"] | undefined => {
+  switch (status) {
+    case 400:
+      return "BadRequest"
+    case 404:
+      return "NotFound"
+    case 405:
+      return "MethodNotAllowed"
+    case 413:
+      return "PayloadTooLarge"
+    case 415:
+      return "UnsupportedMediaType"
+    case 422:
+      return "Unprocessable"
+    default:
+      return undefined
+  }
+}
+
+const transientReason = (status: number): Transient["reason"] | undefined => {
+  if (status === 408) return "RequestTimeout"
+  if (status === 409) return "Conflict"
+  if (status === 503 || status === 529) return "Overloaded"
+  if (status >= 500 && status <= 599) return "ServerError"
+  return undefined
+}
+
+/**
+ * Classifies an HTTP answer: a success yields the parsed JSON body, anything else one `GrokError`.
+ *
+ * Text rules come first because xAI bends status codes: a wrong key arrives as 400, spent credits as 429 or 403,
+ * and an error object can arrive with 200. `x-should-retry` then overrides the retryability of the result.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> => {
+  const secrets = answer.secrets ?? []
+  const info = RateLimitHeaders.parse(answer.headers, answer.nowMillis)
+  const requestId = RateLimitHeaders.header(answer.headers, "x-request-id")
+  const json = parseJson(answer.body)
+  const errorBody = Option.flatMap(json, GrokApi.decodeErrorBody)
+  const detailText = Option.match(errorBody, {
+    onNone: () => undefined,
+    onSome: (body) => scrub(truncate(GrokApi.errorDetail(body).message), secrets)
+  })
+  const fields = {
+    status: answer.status,
+    ...(requestId !== undefined ? { requestId: scrub(requestId, secrets) } : {}),
+    ...(detailText !== undefined ? { detail: detailText } : {}),
+    ...(answer.body.length > 0 ? { body: scrub(truncate(answer.body), secrets) } : {}),
+    ...(info.shouldRetry !== undefined ? { shouldRetry: info.shouldRetry } : {})
+  }
+  const text = detailText ?? ""
+  const ok = answer.status >= 200 && answer.status <= 299
+
+  if (ok && Option.isSome(json) && !isErrorObject(json.value)) return Either.right(json.value)
+  if (ok && Option.isNone(json)) {
+    return Either.left(new Transient({ ...fields, reason: HTML.test(answer.body) ? "HtmlBody" : "MalformedBody" }))
+  }
+  if (WRONG_KEY.test(text) || answer.status === 401) return Either.left(new AuthError({ ...fields, reason: "InvalidKey" }))
+  if (CREDITS.test(text)) return Either.left(new QuotaExhausted(fields))
+  if (ok) return Either.left(new Transient({ ...fields, reason: "ErrorInBody" }))
+  if (answer.status === 429) {
+    const hint = RateLimitHeaders.parseBodyLimitHint(text)
+    const limit = limitFrom(info, hint)
+    const retryAfterMillis = waitFrom(info, limit)
+    return Either.left(
+      new RateLimited({
+        ...fields,
+        limit,
+        info,
+        ...(hint !== undefined ? { hint } : {}),
+        ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
+      })
+    )
+  }
+  if (answer.status === 403) return Either.left(new AuthError({ ...fields, reason: "PermissionDenied" }))
+  const transient = transientReason(answer.status)
+  if (transient !== undefined) return Either.left(new Transient({ ...fields, reason: transient }))
+  const validation = validationReason(answer.status)
+  if (validation !== undefined) return Either.left(new Validation({ ...fields, reason: validation }))
+  if (answer.status >= 400 && answer.status <= 499) return Either.left(new Validation({ ...fields, reason: "BadRequest" }))
+  return Either.left(new Transient({ ...fields, reason: "UnexpectedStatus" }))
+}
+
+/**
+ * Classifies a request that got no HTTP answer: always `Transient`.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const classifyTransport = (failure: TransportFailure): Transient =>
+  new Transient({
+    reason: failure.reason,
+    ...(failure.detail !== undefined ? { detail: scrub(truncate(failure.detail), failure.secrets ?? []) } : {})
+  })

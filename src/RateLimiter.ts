@@ -1,0 +1,146 @@
+/**
+ * Admission: the service every GrokClient attempt asks before it is sent and reports to after the answer.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { Rejected } from "./GrokError.js"
+import type { BodyLimitHint, RateLimitInfo } from "./RateLimitHeaders.js"
+
+/**
+ * Admission classes: higher classes are admitted first; within a class, first come first served.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Priority = "critical" | "high" | "normal" | "low"
+
+/**
+ * What one attempt asks for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ticket {
+  readonly priority: Priority
+  /** Tokens reserved before sending; settled against `usage.total_tokens` afterwards. */
+  readonly estimatedTokens: number
+  /** Longest time this attempt may wait in the queue before `Rejected("DeadlineExceeded")`. */
+  readonly maxQueueWait?: Duration.Duration
+  /** The model, so that stores can keep one quota per model. */
+  readonly model: string
+}
+
+/**
+ * What the client learned from one attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Feedback {
+  /** HTTP status; absent when the attempt got no answer. */
+  readonly status?: number
+  readonly info: RateLimitInfo
+  /** The limit a 429 body named, if any. */
+  readonly hint?: BodyLimitHint
+  /** `usage.total_tokens` of a success (reasoning tokens included). */
+  readonly usedTokens?: number
+}
+
+/**
+ * An admitted attempt. Closing its scope without `report` returns the reservation (the call failed unsent or
+ * got no answer).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Permit {
+  readonly report: (feedback: Feedback) => Effect.Effect<void>
+}
+
+/**
+ * A point-in-time view for metrics and logs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Snapshot {
+  readonly queued: number
+  readonly inFlight: number
+  /** Epoch millis until which every send is held, or 0. */
+  readonly holdUntilMillis: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Waits for admission; the permit lives as long as the scope. */
+  readonly acquire: (ticket: Ticket) => Effect.Effect<Permit, Rejected, Scope.Scope>
+  readonly snapshot: Effect.Effect<Snapshot>
+}
+
+/**
+ * The limiter shared by every GrokClient call that runs with this layer.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RateLimiter extends Context.Tag("grok-resilience/RateLimiter")<RateLimiter, Service>() {}
+
+const unlimitedPermit: Permit = { report: () => Effect.void }
+
+/**
+ * A limiter that admits everything at once. Use it when another component already paces the calls.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const unlimited: Service = {
+  acquire: () => Effect.succeed(unlimitedPermit),
+  snapshot: Effect.succeed({ queued: 0, inFlight: 0, holdUntilMillis: 0 })
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerUnlimited: Layer.Layer<RateLimiter> = Layer.succeed(RateLimiter, unlimited)
+
+/**
+ * The priority given to GrokClient calls that do not set one.
+ *
+ * @since 0.1.0
+ * @category fiber refs
+ */
+export const currentPriority: FiberRef.FiberRef<Priority> = FiberRef.unsafeMake<Priority>("normal")
+
+/**
+ * Runs an effect with every GrokClient call inside it admitted at the given priority.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GrokClient, RateLimiter } from "grok-resilience"
+ *
+ * const urgent = Effect.flatMap(GrokClient.GrokClient, (grok) =>
+ *   grok.chat({ model: "grok-4", messages: [{ role: "user", content: "page me" }] })
+ * ).pipe(RateLimiter.withPriority("critical"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPriority: {
+  (priority: Priority): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, priority: Priority): Effect.Effect<A, E, R>
+} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, priority: Priority) =>
+  Effect.locally(self, currentPriority, priority)
+)
