@@ -357,3 +357,28 @@ export const decodeChatRequest = Schema.decodeUnknownEither(ChatRequest, keepUnk
  * @category decoding
  */
 export const decodeChatCompletionChunk = Schema.decodeUnknownEither(ChatCompletionChunk, keepUnknown)
+
+/**
+ * Completion tokens assumed for a request that sets no `max_completion_tokens` / `max_tokens`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_COMPLETION_ESTIMATE = 1024
+
+const contentChars = (content: ChatMessage["content"]): number =>
+  content === null ? 0 : typeof content === "string" ? content.length : JSON.stringify(content).length
+
+/**
+ * The tokens to reserve before sending: about four characters per prompt token, plus the completion budget
+ * (`max_completion_tokens`, else `max_tokens`, else `DEFAULT_COMPLETION_ESTIMATE`). The reservation is settled
+ * against `usage.total_tokens` when the answer arrives.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const estimateTokens = (request: ChatRequest): number => {
+  const chars = request.messages.reduce((sum, message) => sum + contentChars(message.content), 0)
+  const completion = request.max_completion_tokens ?? request.max_tokens ?? DEFAULT_COMPLETION_ESTIMATE
+  return Math.ceil(chars / 4) + request.messages.length * 4 + completion
+}

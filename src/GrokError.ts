@@ -239,6 +239,8 @@ export interface HttpAnswer {
   readonly nowMillis: number
   /** Values that must never appear in an error (the API key). */
   readonly secrets?: ReadonlyArray<string>
+  /** The headers already parsed, when the caller needed them too. */
+  readonly info?: RateLimitHeaders.RateLimitInfo
 }
 
 /**
@@ -318,7 +320,7 @@ const transientReason = (status: number): Transient["reason"] | undefined => {
  */
 export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> => {
   const secrets = answer.secrets ?? []
-  const info = RateLimitHeaders.parse(answer.headers, answer.nowMillis)
+  const info = answer.info ?? RateLimitHeaders.parse(answer.headers, answer.nowMillis)
   const requestId = RateLimitHeaders.header(answer.headers, "x-request-id")
   const json = parseJson(answer.body)
   const errorBody = Option.flatMap(json, GrokApi.decodeErrorBody)
