@@ -1,0 +1,408 @@
+/**
+ * The metrics every Grok call records, as Effect `Metric`s in Effect's global registry, and the functions the
+ * client calls to record them.
+ *
+ * Names follow Prometheus and OpenTelemetry conventions: counters end in `_total`, durations are histograms in
+ * seconds ending in `_seconds`. Export them with `Prometheus.render` (text for a `/metrics` endpoint) or with the
+ * OpenTelemetry layers of `grok-resilience/otel`. docs/observability.md lists every metric with its labels.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as GrokApi from "./GrokApi.js"
+import type { RateLimitInfo } from "./RateLimitHeaders.js"
+import type * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * Histogram boundaries in seconds for LLM latencies, from 50 ms to 5 minutes (reasoning models take minutes).
+ *
+ * @since 0.1.0
+ * @category boundaries
+ */
+export const latencyBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
+  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300
+])
+
+/**
+ * Histogram boundaries in seconds for the time spent waiting for admission, from 1 ms to 2 minutes.
+ *
+ * @since 0.1.0
+ * @category boundaries
+ */
+export const admissionBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
+])
+
+/**
+ * Histogram boundaries for the number of attempts one call took.
+ *
+ * @since 0.1.0
+ * @category boundaries
+ */
+export const attemptBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
+  1, 2, 3, 4, 5, 6, 8, 10
+])
+
+/**
+ * `grok_calls_total{model,outcome}`: finished calls (after every retry).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const callsTotal = Metric.counter("grok_calls_total", {
+  description: "Grok calls finished, after retries, by model and outcome (success or error tag)",
+  incremental: true
+})
+
+/**
+ * `grok_call_duration_seconds{model,outcome}`: whole-call latency, admission waits and retries included.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const callDuration = Metric.histogram(
+  "grok_call_duration_seconds",
+  latencyBoundaries,
+  "Latency of whole Grok calls in seconds, including admission waits and retries"
+)
+
+/**
+ * `grok_call_attempts{model,outcome}`: how many attempts each finished call took.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const callAttempts = Metric.histogram(
+  "grok_call_attempts",
+  attemptBoundaries,
+  "Attempts per finished Grok call (1 means no retry)"
+)
+
+/**
+ * `grok_attempts_total{model,outcome,status}`: single HTTP attempts.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const attemptsTotal = Metric.counter("grok_attempts_total", {
+  description: "Grok HTTP attempts by model, outcome (success or error tag) and HTTP status (or none)",
+  incremental: true
+})
+
+/**
+ * `grok_attempt_duration_seconds{model,outcome}`: latency of one HTTP attempt.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const attemptDuration = Metric.histogram(
+  "grok_attempt_duration_seconds",
+  latencyBoundaries,
+  "Latency of single Grok HTTP attempts in seconds"
+)
+
+/**
+ * `grok_retries_total{model,error}`: retries scheduled, by the error that caused them.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const retriesTotal = Metric.counter("grok_retries_total", {
+  description: "Grok retries by model and the error tag that caused them",
+  incremental: true
+})
+
+/**
+ * `grok_rejected_total{model,reason}`: calls shed or refused on our side before sending.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const rejectedTotal = Metric.counter("grok_rejected_total", {
+  description: "Grok calls shed or rejected before sending, by model and reason",
+  incremental: true
+})
+
+/**
+ * `grok_admission_wait_seconds{model}`: time an attempt waited for the rate limiter.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const admissionWait = Metric.histogram(
+  "grok_admission_wait_seconds",
+  admissionBoundaries,
+  "Time Grok attempts waited for rate-limiter admission in seconds"
+)
+
+/**
+ * `grok_tokens_total{model,kind}`: tokens reported by `usage`; `kind` is prompt, completion, reasoning or cached.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const tokensTotal = Metric.counter("grok_tokens_total", {
+  description: "Tokens reported by Grok usage, by model and kind (prompt, completion, reasoning, cached)",
+  incremental: true
+})
+
+/**
+ * `grok_cost_usd_total{model}`: spend in US dollars, from `usage.cost_in_usd_ticks`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const costUsdTotal = Metric.counter("grok_cost_usd_total", {
+  description: "Cost of Grok calls in US dollars, from usage.cost_in_usd_ticks",
+  incremental: true
+})
+
+/**
+ * `grok_ratelimit_remaining{model,limit}`: the remaining quota the last response's headers announced.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const rateLimitRemaining = Metric.gauge("grok_ratelimit_remaining", {
+  description: "Remaining quota announced by the last x-ratelimit-remaining-* headers, by model and limit"
+})
+
+/**
+ * `grok_limiter_queue_depth`: attempts waiting in the admission queue.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const limiterQueueDepth = Metric.gauge("grok_limiter_queue_depth", {
+  description: "Grok attempts waiting in the rate limiter's admission queue"
+})
+
+/**
+ * `grok_limiter_in_flight`: admitted attempts not yet finished.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const limiterInFlight = Metric.gauge("grok_limiter_in_flight", {
+  description: "Grok attempts admitted by the rate limiter and not yet finished"
+})
+
+/**
+ * `grok_limiter_cooldown_active`: 1 while a shared cooldown (after a 429) holds every send, else 0.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const limiterCooldownActive = Metric.gauge("grok_limiter_cooldown_active", {
+  description: "1 while the rate limiter holds every send after a 429, else 0"
+})
+
+/**
+ * `grok_limiter_cooldown_remaining_seconds`: how long the current cooldown still holds sends, or 0.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const limiterCooldownRemaining = Metric.gauge("grok_limiter_cooldown_remaining_seconds", {
+  description: "Seconds until the rate limiter's cooldown ends, or 0"
+})
+
+/**
+ * `grok_limiter_adaptive_rate{key}`: in adaptive mode, the requests per second the limiter learned for each budget key.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const limiterAdaptiveRate = Metric.gauge("grok_limiter_adaptive_rate", {
+  description: "Requests per second the adaptive rate limiter currently allows, by budget key"
+})
+
+/**
+ * Adds labels to a metric, data-first so that the metric keeps its type.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const withLabels = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  labels: Readonly<Record<string, string>>
+): Metric.Metric<Type, In, Out> =>
+  Metric.taggedWithLabels(
+    metric,
+    Object.entries(labels).map(([key, value]) => MetricLabel.make(key, value))
+  )
+
+/**
+ * The `status` label: the HTTP status as a string, or "none" when there was no answer.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const statusLabel = (status: number | undefined): string => (status === undefined ? "none" : String(status))
+
+/**
+ * The `outcome` label of a finished effect: "success", the `_tag` of a tagged failure, "Failure" for an untagged
+ * one, "Interrupted" or "Defect".
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const outcomeOfExit = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return "success"
+  if (Exit.isInterrupted(exit)) return "Interrupted"
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) return "Defect"
+  const error = failure.value
+  return Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "Failure"
+}
+
+const seconds = (millis: number) => Math.max(0, millis) / 1000
+
+/**
+ * Records one HTTP attempt: `grok_attempts_total` and `grok_attempt_duration_seconds`.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordAttempt = (o: {
+  readonly model: string
+  readonly outcome: string
+  readonly status?: number | undefined
+  readonly durationMillis: number
+}): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.increment(withLabels(attemptsTotal, { model: o.model, outcome: o.outcome, status: statusLabel(o.status) })),
+    Metric.update(withLabels(attemptDuration, { model: o.model, outcome: o.outcome }), seconds(o.durationMillis))
+  )
+
+/**
+ * Records one finished call: `grok_calls_total`, `grok_call_duration_seconds` and `grok_call_attempts`.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordCall = (o: {
+  readonly model: string
+  readonly outcome: string
+  readonly attempts: number
+  readonly durationMillis: number
+}): Effect.Effect<void> => {
+  const labels = { model: o.model, outcome: o.outcome }
+  return Effect.all(
+    [
+      Metric.increment(withLabels(callsTotal, labels)),
+      Metric.update(withLabels(callDuration, labels), seconds(o.durationMillis)),
+      Metric.update(withLabels(callAttempts, labels), o.attempts)
+    ],
+    { discard: true }
+  )
+}
+
+/**
+ * Records a retry about to be scheduled after `errorTag`: `grok_retries_total`.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordRetry = (o: { readonly model: string; readonly errorTag: string }): Effect.Effect<void> =>
+  Metric.increment(withLabels(retriesTotal, { model: o.model, error: o.errorTag }))
+
+/**
+ * Records a call shed or refused before sending (`reason` is the `Rejected` reason): `grok_rejected_total`.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordRejected = (o: { readonly model: string; readonly reason: string }): Effect.Effect<void> =>
+  Metric.increment(withLabels(rejectedTotal, { model: o.model, reason: o.reason }))
+
+/**
+ * Records the time one attempt waited for admission: `grok_admission_wait_seconds`.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordAdmissionWait = (o: {
+  readonly model: string
+  readonly durationMillis: number
+}): Effect.Effect<void> => Metric.update(withLabels(admissionWait, { model: o.model }), seconds(o.durationMillis))
+
+/**
+ * Records the `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total`.
+ *
+ * `cached` tokens are part of `prompt` tokens and `reasoning` tokens are not part of `completion` tokens, as xAI
+ * reports them: do not add the kinds up.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordUsage = (o: { readonly model: string; readonly usage: GrokApi.Usage }): Effect.Effect<void> => {
+  const summary = GrokApi.usageSummary(o.usage)
+  const kinds = {
+    prompt: summary.prompt,
+    completion: summary.completion,
+    reasoning: summary.reasoning,
+    cached: summary.cached
+  }
+  const tokens = Object.entries(kinds).map(([kind, count]) =>
+    Metric.incrementBy(withLabels(tokensTotal, { model: o.model, kind }), count)
+  )
+  const cost =
+    o.usage.cost_in_usd_ticks === undefined
+      ? []
+      : [Metric.incrementBy(withLabels(costUsdTotal, { model: o.model }), summary.costUsd)]
+  return Effect.all([...tokens, ...cost], { discard: true })
+}
+
+/**
+ * Records the remaining quota announced by rate-limit headers: `grok_ratelimit_remaining{limit=requests|tokens}`.
+ * A limit the headers did not mention keeps its previous value.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordRateLimitInfo = (o: {
+  readonly model: string
+  readonly info: RateLimitInfo
+}): Effect.Effect<void> => {
+  const updates = (["requests", "tokens"] as const).flatMap((limit) => {
+    const remaining = o.info[limit]?.remaining
+    return remaining === undefined
+      ? []
+      : [Metric.set(withLabels(rateLimitRemaining, { model: o.model, limit }), remaining)]
+  })
+  return Effect.all(updates, { discard: true })
+}
+
+/**
+ * Records a limiter snapshot: queue depth, in-flight attempts, whether a cooldown is active at `nowMillis`, and in
+ * adaptive mode the learned rate of each budget key.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordLimiterState = (o: {
+  readonly snapshot: RateLimiter.Snapshot
+  readonly nowMillis: number
+}): Effect.Effect<void> => {
+  const remainingMillis = Math.max(0, o.snapshot.holdUntilMillis - o.nowMillis)
+  return Effect.all(
+    [
+      Metric.set(limiterQueueDepth, o.snapshot.queued),
+      Metric.set(limiterInFlight, o.snapshot.inFlight),
+      Metric.set(limiterCooldownActive, remainingMillis > 0 ? 1 : 0),
+      Metric.set(limiterCooldownRemaining, remainingMillis / 1000),
+      ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]) =>
+        Metric.set(withLabels(limiterAdaptiveRate, { key }), rate)
+      )
+    ],
+    { discard: true }
+  )
+}
