@@ -10,16 +10,20 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import * as Alerts from "./Alerts.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import * as GrokMetrics from "./GrokMetrics.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import { observeRetries } from "./RetryObserver.js"
@@ -79,10 +83,7 @@ export interface ChatResult {
  * @category models
  */
 export interface Service {
-  readonly chat: (
-    request: GrokApi.ChatRequest,
-    options?: CallOptions
-  ) => Effect.Effect<ChatResult, GrokError.GrokError>
+  readonly chat: (request: GrokApi.ChatRequest, options?: CallOptions) => Effect.Effect<ChatResult, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<GrokApi.ModelList, GrokError.GrokError>
 }
 
@@ -132,6 +133,7 @@ export const make = (options: Options) =>
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
     const limiter = Option.getOrElse(yield* Effect.serviceOption(RateLimiter.RateLimiter), () => RateLimiter.unlimited)
+    const alerts = yield* Effect.serviceOption(Alerts.AlertMonitor)
     const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
     const secrets = [Redacted.value(options.apiKey)]
     const clientPolicy = options.retry ?? RetryPolicy.standard
@@ -162,6 +164,7 @@ export const make = (options: Options) =>
             })
             const admitted = yield* Clock.currentTimeMillis
             yield* GrokMetrics.recordAdmissionWait({ model: call.model, durationMillis: admitted - queued })
+            yield* GrokMetrics.recordLimiterState({ snapshot: yield* limiter.snapshot, nowMillis: admitted })
             const outcome = yield* sendOnce({ http, request: call.request, timeout: attemptTimeout, secrets })
             const finished = yield* Clock.currentTimeMillis
             const result = Either.flatMap(outcome.result, (json) =>
@@ -177,9 +180,11 @@ export const make = (options: Options) =>
               )
             )
             const usage = Either.isRight(result) ? call.usage(result.right) : undefined
+            // Spent credits are not a rate: a 429 that says so must not cool down or slow the shared limiter.
+            const quotaSpent = Either.isLeft(result) && result.left._tag === "QuotaExhausted"
             yield* permit.report({
-              info: outcome.info,
-              ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+              info: quotaSpent ? RateLimitHeaders.empty : outcome.info,
+              ...(outcome.status !== undefined && !quotaSpent ? { status: outcome.status } : {}),
               ...(Either.isLeft(result) && result.left._tag === "RateLimited" && result.left.hint !== undefined
                 ? { hint: result.left.hint }
                 : {}),
@@ -225,21 +230,36 @@ export const make = (options: Options) =>
                 duration: Duration.millis(Math.max(0, deadlineAt - started)),
                 onTimeout: () => new GrokError.Rejected({ reason: "DeadlineExceeded" })
               })
-        const outcome = yield* Effect.either(bounded)
-        const ended = yield* Clock.currentTimeMillis
-        const made = yield* Ref.get(attempts)
-        yield* GrokMetrics.recordCall({
-          model: call.model,
-          outcome: Either.isRight(outcome) ? "success" : outcome.left._tag,
-          attempts: made,
-          durationMillis: ended - started
-        })
-        if (Either.isRight(outcome)) return { ...outcome.right, attempts: made }
-        const error =
-          (yield* Ref.get(deadlineHit)) && outcome.left._tag !== "Rejected"
-            ? new GrokError.Rejected({ reason: "DeadlineExceeded", detail: `last error: ${outcome.left.message}` })
-            : outcome.left
-        return yield* Effect.fail(withAttempts(error, made))
+        return yield* bounded.pipe(
+          Effect.catchAll((error) =>
+            Effect.gen(function* () {
+              const hit = (yield* Ref.get(deadlineHit)) && error._tag !== "Rejected"
+              const final = hit
+                ? new GrokError.Rejected({ reason: "DeadlineExceeded", detail: `last error: ${error.message}` })
+                : error
+              return yield* Effect.fail(withAttempts(final, yield* Ref.get(attempts)))
+            })
+          ),
+          Effect.flatMap((result) => Effect.map(Ref.get(attempts), (made) => ({ ...result, attempts: made }))),
+          Effect.onExit((exit) =>
+            Effect.gen(function* () {
+              const durationMillis = (yield* Clock.currentTimeMillis) - started
+              const outcome = GrokMetrics.outcomeOfExit(exit)
+              yield* GrokMetrics.recordCall({
+                model: call.model,
+                outcome,
+                attempts: yield* Ref.get(attempts),
+                durationMillis
+              })
+              if (Option.isSome(alerts)) {
+                const status = Exit.isSuccess(exit)
+                  ? 200
+                  : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
+                yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
+              }
+            })
+          )
+        )
       })
 
     const chat = (request: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>

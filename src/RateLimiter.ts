@@ -1,17 +1,48 @@
 /**
  * Admission: the service every GrokClient attempt asks before it is sent and reports to after the answer.
  *
+ * One limiter is shared by every call of the program. Before each attempt the client calls `acquire` inside a
+ * scope: the call waits in a priority queue (critical, high, normal, low; first come first served within a
+ * class) until the concurrency cap, the shared cooldown and the budget in the store let it go. After the answer
+ * the client calls `permit.report`: the token reservation is settled against `usage.total_tokens`, a 429 starts
+ * a cooldown that holds every caller of the same budget, `x-ratelimit-remaining-*: 0` holds until the matching
+ * reset, and adaptive mode learns the rate. A scope that closes without a report (no answer, interruption) frees
+ * the slot and returns the tokens.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Admission from "./Admission.js"
+import * as GrokApi from "./GrokApi.js"
 import type { Rejected } from "./GrokError.js"
+import * as LimiterOptions from "./LimiterOptions.js"
+import * as MemoryStore from "./MemoryStore.js"
+import * as RateLimiterStore from "./RateLimiterStore.js"
 import type { BodyLimitHint, RateLimitInfo } from "./RateLimitHeaders.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = LimiterOptions.Options
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidLimiterOptions = LimiterOptions.InvalidLimiterOptions
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidLimiterOptions = LimiterOptions.InvalidLimiterOptions
 
 /**
  * Admission classes: higher classes are admitted first; within a class, first come first served.
@@ -75,6 +106,8 @@ export interface Snapshot {
   readonly inFlight: number
   /** Epoch millis until which every send is held, or 0. */
   readonly holdUntilMillis: number
+  /** Adaptive mode only: the learned requests per second of each budget key. */
+  readonly rates?: Readonly<Record<string, number>>
 }
 
 /**
@@ -144,3 +177,67 @@ export const withPriority: {
 } = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, priority: Priority) =>
   Effect.locally(self, currentPriority, priority)
 )
+
+/**
+ * Builds a limiter in the current scope: its dispatcher lives as long as the scope, and waiters still queued
+ * when the scope closes fail with `Rejected("LimiterUnavailable")`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, InvalidLimiterOptions, Scope.Scope> =>
+  Effect.gen(function* () {
+    const settings = yield* LimiterOptions.validate(options)
+    const store = options.store ?? (yield* MemoryStore.make)
+    return yield* Admission.make(settings, store)
+  })
+
+/**
+ * The limiter, with its budget in `options.store` or a memory store of its own. Invalid options fail the layer
+ * with `InvalidLimiterOptions`, naming the option.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "grok-resilience"
+ *
+ * // xAI console shows 8 requests per second and 100,000 tokens per minute for the model: stay a little under.
+ * const Limiter = RateLimiter.layer({ requestsPerSecond: 7.5, tokensPerMinute: 95_000, maxConcurrency: 16 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RateLimiter, InvalidLimiterOptions> =>
+  Layer.scoped(RateLimiter, make(options))
+
+/**
+ * The limiter, with its budget in the `RateLimiterStore` of the context (e.g. the Redis store).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStore = (
+  options: Omit<Options, "store"> = {}
+): Layer.Layer<RateLimiter, InvalidLimiterOptions, RateLimiterStore.RateLimiterStore> =>
+  Layer.scoped(
+    RateLimiter,
+    Effect.flatMap(RateLimiterStore.RateLimiterStore, (store) => make({ ...options, store }))
+  )
+
+/**
+ * The ticket for one attempt of `request`: tokens from `GrokApi.estimateTokens`, and the priority given here, else
+ * the one set with `withPriority`, else `"normal"`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ticket = (
+  request: GrokApi.ChatRequest,
+  options?: { readonly priority?: Priority; readonly maxQueueWait?: Duration.DurationInput }
+): Effect.Effect<Ticket> =>
+  Effect.map(FiberRef.get(currentPriority), (priority) => ({
+    priority: options?.priority ?? priority,
+    estimatedTokens: GrokApi.estimateTokens(request),
+    model: request.model,
+    ...(options?.maxQueueWait !== undefined ? { maxQueueWait: Duration.decode(options.maxQueueWait) } : {})
+  }))

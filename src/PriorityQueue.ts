@@ -1,0 +1,146 @@
+/**
+ * The admission queue: a fixed number of classes, each a first-in first-out doubly linked list, so that every
+ * operation the limiter needs is O(1) (O(classes) for the head) however many callers wait.
+ *
+ * Class 0 is served first. The queue is a plain mutable structure: the limiter only touches it from synchronous
+ * sections, which JavaScript never interleaves.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * A waiting value and its place in the queue. Keep it to remove the value later in O(1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Entry<A> {
+  readonly value: A
+  /** The class, 0 being served first. */
+  readonly rank: number
+  /** False once the entry has left the queue (taken, removed or shed). */
+  readonly queued: boolean
+}
+
+interface Node<A> {
+  readonly value: A
+  readonly rank: number
+  queued: boolean
+  prev: Node<A> | undefined
+  next: Node<A> | undefined
+}
+
+interface Lane<A> {
+  head: Node<A> | undefined
+  tail: Node<A> | undefined
+  size: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PriorityQueue<A> {
+  /** Waiting values in every class. */
+  readonly size: number
+  /** Waiting values in one class. */
+  readonly sizeOf: (rank: number) => number
+  /** Appends a value to the back of its class. */
+  readonly push: (value: A, rank: number) => Entry<A>
+  /** The oldest value of the best non-empty class, without taking it. */
+  readonly peek: () => Entry<A> | undefined
+  /** Takes an entry out of the queue; false when it had already left. */
+  readonly remove: (entry: Entry<A>) => boolean
+  /** The worst class that holds a value. */
+  readonly lowestRank: () => number | undefined
+  /** Takes the newest value of the worst non-empty class (the one to shed). */
+  readonly popLowest: () => Entry<A> | undefined
+  /** Values in service order, for inspection and tests (O(n)). */
+  readonly toArray: () => ReadonlyArray<A>
+}
+
+/**
+ * Creates an empty queue with `classes` classes (ranks `0 … classes − 1`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A>(classes: number): PriorityQueue<A> => {
+  const lanes: Array<Lane<A>> = Array.from({ length: classes }, () => ({
+    head: undefined,
+    tail: undefined,
+    size: 0
+  }))
+  let size = 0
+
+  const laneOf = (rank: number): Lane<A> => {
+    const lane = lanes[rank]
+    if (lane === undefined) throw new RangeError(`PriorityQueue: rank ${rank} is outside 0…${classes - 1}`)
+    return lane
+  }
+
+  const unlink = (node: Node<A>): void => {
+    const lane = laneOf(node.rank)
+    if (node.prev === undefined) lane.head = node.next
+    else node.prev.next = node.next
+    if (node.next === undefined) lane.tail = node.prev
+    else node.next.prev = node.prev
+    node.prev = undefined
+    node.next = undefined
+    node.queued = false
+    lane.size--
+    size--
+  }
+
+  return {
+    get size() {
+      return size
+    },
+    sizeOf: (rank) => laneOf(rank).size,
+    push: (value, rank) => {
+      const lane = laneOf(rank)
+      const node: Node<A> = { value, rank, queued: true, prev: lane.tail, next: undefined }
+      if (lane.tail === undefined) lane.head = node
+      else lane.tail.next = node
+      lane.tail = node
+      lane.size++
+      size++
+      return node
+    },
+    peek: () => {
+      for (const lane of lanes) {
+        if (lane.head !== undefined) return lane.head
+      }
+      return undefined
+    },
+    remove: (entry) => {
+      const node = entry as Node<A>
+      if (!node.queued) return false
+      unlink(node)
+      return true
+    },
+    lowestRank: () => {
+      for (let rank = classes - 1; rank >= 0; rank--) {
+        if (laneOf(rank).size > 0) return rank
+      }
+      return undefined
+    },
+    popLowest: () => {
+      for (let rank = classes - 1; rank >= 0; rank--) {
+        const tail = laneOf(rank).tail
+        if (tail !== undefined) {
+          unlink(tail)
+          return tail
+        }
+      }
+      return undefined
+    },
+    toArray: () => {
+      const out: Array<A> = []
+      for (const lane of lanes) {
+        for (let node = lane.head; node !== undefined; node = node.next) out.push(node.value)
+      }
+      return out
+    }
+  }
+}
