@@ -5,6 +5,8 @@
  */
 
 /** @since 0.1.0 */
+export * as AdaptiveRate from "./AdaptiveRate.js"
+/** @since 0.1.0 */
 export * as Alerts from "./Alerts.js"
 /** @since 0.1.0 */
 export * as GrokApi from "./GrokApi.js"
@@ -15,11 +17,15 @@ export * as GrokError from "./GrokError.js"
 /** @since 0.1.0 */
 export * as GrokMetrics from "./GrokMetrics.js"
 /** @since 0.1.0 */
+export * as MemoryStore from "./MemoryStore.js"
+/** @since 0.1.0 */
 export * as Prometheus from "./Prometheus.js"
 /** @since 0.1.0 */
 export * as RateLimitHeaders from "./RateLimitHeaders.js"
 /** @since 0.1.0 */
 export * as RateLimiter from "./RateLimiter.js"
+/** @since 0.1.0 */
+export * as RateLimiterStore from "./RateLimiterStore.js"
 /** @since 0.1.0 */
 export * as Redaction from "./Redaction.js"
 /** @since 0.1.0 */
