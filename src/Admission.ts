@@ -51,6 +51,8 @@ interface Waiter {
 interface KeyState {
   /** Local mirror of the store's hold, in Clock millis. */
   holdUntil: number
+  /** A cooldown start was logged and its end is still to be logged. */
+  cooling: boolean
   adaptive: AdaptiveRate.State | undefined
 }
 
@@ -106,7 +108,7 @@ export const make = (
     const stateOf = (key: string): KeyState => {
       let state = keys.get(key)
       if (state === undefined) {
-        state = { holdUntil: 0, adaptive: settings.adaptive && AdaptiveRate.initial(settings.adaptive) }
+        state = { holdUntil: 0, cooling: false, adaptive: settings.adaptive && AdaptiveRate.initial(settings.adaptive) }
         keys.set(key, state)
       }
       return state
@@ -171,12 +173,23 @@ export const make = (
         .pipe(Effect.catchAll((error) => Effect.logDebug(`RateLimiter: settle lost: ${error.message}`)))
     }
 
-    const hold = (key: string, millis: number, now: number) => {
+    const hold = (key: string, millis: number, now: number, cause: string) => {
       const state = stateOf(key)
+      const extends_ = now + millis > state.holdUntil
       state.holdUntil = Math.max(state.holdUntil, now + millis)
-      return store
-        .hold({ key, millis })
-        .pipe(Effect.catchAll((error) => Effect.logDebug(`RateLimiter: hold kept local: ${error.message}`)))
+      const started = extends_ && !state.cooling
+      if (started) state.cooling = true
+      const logged = started
+        ? Effect.logWarning("RateLimiter: cooldown started").pipe(
+            Effect.annotateLogs({ key, cooldownMillis: Math.round(millis), cause, queued: queue.size })
+          )
+        : Effect.void
+      return Effect.zipRight(
+        logged,
+        store
+          .hold({ key, millis })
+          .pipe(Effect.catchAll((error) => Effect.logDebug(`RateLimiter: hold kept local: ${error.message}`)))
+      )
     }
 
     /** Admits queue heads while the cap, the holds and the store allow. */
@@ -190,6 +203,12 @@ export const make = (
           return yield* alarm(blocked.until, now)
         }
         const state = stateOf(waiter.key)
+        if (state.cooling && state.holdUntil <= now) {
+          state.cooling = false
+          yield* Effect.logInfo("RateLimiter: cooldown ended").pipe(
+            Effect.annotateLogs({ key: waiter.key, queued: queue.size })
+          )
+        }
         if (state.holdUntil > now) {
           waiter.delayed = true
           blocked = { entry, until: state.holdUntil }
@@ -284,7 +303,14 @@ export const make = (
           adapt(state, grant, feedback, now)
           return Effect.zipRight(
             charged !== grant.tokens ? settle(grant.store, grant.key, 0, charged - grant.tokens) : Effect.void,
-            wait > 0 ? hold(grant.key, Math.min(wait, settings.maxCooldownMillis), now) : Effect.void
+            wait > 0
+              ? hold(
+                  grant.key,
+                  Math.min(wait, settings.maxCooldownMillis),
+                  now,
+                  feedback.status === 429 ? "429" : "remaining 0"
+                )
+              : Effect.void
           )
         })
       })
@@ -315,9 +341,13 @@ export const make = (
           const rank = RANKS[ticket.priority] ?? RANKS.normal
           if (queue.size >= settings.maxQueued) {
             const lowest = queue.lowestRank()
-            if (lowest === undefined || lowest <= rank) return yield* rejected("QueueFull")
+            const shed = Effect.logWarning("RateLimiter: queue full, shedding the lowest priority").pipe(
+              Effect.annotateLogs({ queued: queue.size, maxQueued: settings.maxQueued, priority: ticket.priority })
+            )
+            if (lowest === undefined || lowest <= rank) return yield* Effect.zipRight(shed, rejected("QueueFull"))
             const victim = queue.popLowest()
             if (victim !== undefined) Deferred.unsafeDone(victim.value.deferred, Effect.fail(rejected("QueueFull")))
+            yield* shed
           }
           const estimate = ticket.estimatedTokens
           const waiter: Waiter = {
