@@ -318,7 +318,9 @@ export interface ErrorDetail {
  */
 export const errorDetail = (body: ErrorBody): ErrorDetail => {
   if (typeof body.error === "string") {
-    return "code" in body && typeof body.code === "string" ? { message: body.error, code: body.code } : { message: body.error }
+    return "code" in body && typeof body.code === "string"
+      ? { message: body.error, code: body.code }
+      : { message: body.error }
   }
   const { code, message, type } = body.error
   return {

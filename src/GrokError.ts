@@ -27,13 +27,20 @@ const common = {
 }
 
 const suffix = (self: { readonly status?: number | undefined; readonly requestId?: string | undefined }) =>
-  [self.status !== undefined ? `status ${self.status}` : undefined, self.requestId ? `request ${self.requestId}` : undefined]
+  [
+    self.status !== undefined ? `status ${self.status}` : undefined,
+    self.requestId ? `request ${self.requestId}` : undefined
+  ]
     .filter(Predicate.isString)
     .join(", ")
 
 const compose = (
   headline: string,
-  self: { readonly detail?: string | undefined; readonly status?: number | undefined; readonly requestId?: string | undefined }
+  self: {
+    readonly detail?: string | undefined
+    readonly status?: number | undefined
+    readonly requestId?: string | undefined
+  }
 ) => {
   const where = suffix(self)
   return `${headline}${self.detail ? `: ${self.detail}` : ""}${where ? ` (${where})` : ""}`
@@ -73,7 +80,10 @@ export class QuotaExhausted extends Schema.TaggedError<QuotaExhausted>()("QuotaE
     return this.shouldRetry ?? false
   }
   override get message(): string {
-    return compose("Credits exhausted or spending limit reached: buy credits or raise the limit in the xAI console", this)
+    return compose(
+      "Credits exhausted or spending limit reached: buy credits or raise the limit in the xAI console",
+      this
+    )
   }
 }
 
@@ -208,7 +218,14 @@ export type GrokErrorTag = GrokError["_tag"]
  */
 export const GrokError = Schema.Union(RateLimited, QuotaExhausted, AuthError, Validation, Transient, Rejected)
 
-const tags: ReadonlySet<string> = new Set(["RateLimited", "QuotaExhausted", "AuthError", "Validation", "Transient", "Rejected"])
+const tags: ReadonlySet<string> = new Set([
+  "RateLimited",
+  "QuotaExhausted",
+  "AuthError",
+  "Validation",
+  "Transient",
+  "Rejected"
+])
 
 /**
  * @since 0.1.0
@@ -257,9 +274,11 @@ export interface TransportFailure {
 
 const MAX_TEXT = 2_000
 
-const truncate = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text)
+const truncate = (text: string) =>
+  text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text
 
-const WRONG_KEY = /(incorrect|invalid|wrong|malformed|missing|no) api[ _-]?key|api[ _-]?key (is )?(invalid|incorrect|not valid|missing)/i
+const WRONG_KEY =
+  /(incorrect|invalid|wrong|malformed|missing|no) api[ _-]?key|api[ _-]?key (is )?(invalid|incorrect|not valid|missing)/i
 const CREDITS =
   /used all available credits|spending limit|(out of|insufficient|no|exhausted) credits|credit balance|purchase more credits/i
 const HTML = /^\s*(<!doctype html|<html|<head|<body)/i
@@ -342,7 +361,8 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   if (ok && Option.isNone(json)) {
     return Either.left(new Transient({ ...fields, reason: HTML.test(answer.body) ? "HtmlBody" : "MalformedBody" }))
   }
-  if (WRONG_KEY.test(text) || answer.status === 401) return Either.left(new AuthError({ ...fields, reason: "InvalidKey" }))
+  if (WRONG_KEY.test(text) || answer.status === 401)
+    return Either.left(new AuthError({ ...fields, reason: "InvalidKey" }))
   if (CREDITS.test(text)) return Either.left(new QuotaExhausted(fields))
   if (ok) return Either.left(new Transient({ ...fields, reason: "ErrorInBody" }))
   if (answer.status === 429) {
@@ -364,7 +384,8 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   if (transient !== undefined) return Either.left(new Transient({ ...fields, reason: transient }))
   const validation = validationReason(answer.status)
   if (validation !== undefined) return Either.left(new Validation({ ...fields, reason: validation }))
-  if (answer.status >= 400 && answer.status <= 499) return Either.left(new Validation({ ...fields, reason: "BadRequest" }))
+  if (answer.status >= 400 && answer.status <= 499)
+    return Either.left(new Validation({ ...fields, reason: "BadRequest" }))
   return Either.left(new Transient({ ...fields, reason: "UnexpectedStatus" }))
 }
 

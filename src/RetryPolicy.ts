@@ -65,11 +65,9 @@ const delaysFrom = <R>(
   next: (n: number, previous: number) => Effect.Effect<number, never, R>
 ): Schedule.Schedule<Duration.Duration, unknown, R> =>
   Schedule.makeWithState({ n: 0, previous: first }, (now, _input: unknown, state) =>
-    Effect.map(next(state.n, state.previous), Math.round).pipe(Effect.map((delay) => [
-      { n: state.n + 1, previous: delay },
-      Duration.millis(delay),
-      continueAfter(now, delay)
-    ]))
+    Effect.map(next(state.n, state.previous), Math.round).pipe(
+      Effect.map((delay) => [{ n: state.n + 1, previous: delay }, Duration.millis(delay), continueAfter(now, delay)])
+    )
   )
 
 /**
@@ -123,9 +121,9 @@ export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duratio
  * @category combinators
  */
 export const retryAfterFloor: {
-  (options?: { readonly maxWait?: Duration.DurationInput }): <Out, R>(
-    self: Schedule.Schedule<Out, unknown, R>
-  ) => Schedule.Schedule<Out, GrokError, R>
+  (options?: {
+    readonly maxWait?: Duration.DurationInput
+  }): <Out, R>(self: Schedule.Schedule<Out, unknown, R>) => Schedule.Schedule<Out, GrokError, R>
   <Out, R>(
     self: Schedule.Schedule<Out, unknown, R>,
     options?: { readonly maxWait?: Duration.DurationInput }
@@ -161,7 +159,10 @@ export const attempts: {
 } = dual(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, n: number) =>
   Schedule.makeWithState<readonly [unknown, number], In, Out, R>([self.initial, 1], (now, input, [inner, made]) => {
     if (made >= n) return Effect.succeed([[inner, made] as const, undefined as Out, ScheduleDecision.done] as const)
-    return Effect.map(self.step(now, input, inner), ([next, out, decision]) => [[next, made + 1] as const, out, decision] as const)
+    return Effect.map(
+      self.step(now, input, inner),
+      ([next, out, decision]) => [[next, made + 1] as const, out, decision] as const
+    )
   })
 )
 
@@ -225,7 +226,10 @@ export interface Options extends BackoffOptions {
  * @category constructors
  */
 export const make = (options: Options = {}): RetryPolicy => {
-  const bounded = attempts(retryAfterFloor(backoff(options), { maxWait: options.maxWait ?? "60 seconds" }), options.maxAttempts ?? 8)
+  const bounded = attempts(
+    retryAfterFloor(backoff(options), { maxWait: options.maxWait ?? "60 seconds" }),
+    options.maxAttempts ?? 8
+  )
   return options.deadline === undefined ? bounded : deadline(bounded, options.deadline)
 }
 

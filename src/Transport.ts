@@ -32,7 +32,9 @@ const noAnswer = (failure: GrokError.TransportFailure): Exchange => ({
 })
 
 const describe = (cause: unknown): string =>
-  cause instanceof Error ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ""}` : String(cause)
+  cause instanceof Error
+    ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ""}`
+    : String(cause)
 
 /**
  * Sends one request and reads the whole body within `timeout`.
@@ -65,11 +67,18 @@ export const sendOnce = (options: {
     Effect.catchTags({
       TimeoutException: () =>
         Effect.succeed(
-          noAnswer({ reason: "Timeout", detail: `no complete answer within ${Duration.format(Duration.decode(options.timeout))}` })
+          noAnswer({
+            reason: "Timeout",
+            detail: `no complete answer within ${Duration.format(Duration.decode(options.timeout))}`
+          })
         ),
       RequestError: (error) =>
-        Effect.succeed(noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })),
+        Effect.succeed(
+          noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })
+        ),
       ResponseError: (error) =>
-        Effect.succeed(noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets }))
+        Effect.succeed(
+          noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })
+        )
     })
   )
