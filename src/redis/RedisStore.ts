@@ -1,0 +1,249 @@
+/**
+ * The Redis store of the `RateLimiter`: one quota shared by every process and machine that uses the same Redis,
+ * prefix and limiter key. Each decision (`reserve`, `settle`, `hold`) is one Lua script run atomically in Redis on
+ * Redis's own clock, so the clocks of the workers do not matter; a 429 seen by one worker holds all of them.
+ *
+ * When Redis is down, restarting, or slower than `commandTimeout`, `onUnavailable` decides: `"failOpen"` (the
+ * default) paces each process locally at `localShare` of the quota until Redis answers again; `"failClosed"`
+ * fails admissions with `Rejected({ reason: "LimiterUnavailable" })`.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import * as RateLimiter from "../RateLimiter.js"
+import * as RateLimiterStore from "../RateLimiterStore.js"
+import * as FailoverStore from "./FailoverStore.js"
+import * as RedisConnection from "./RedisConnection.js"
+import * as Scripts from "./scripts.js"
+
+/**
+ * What to do while Redis does not answer.
+ *
+ * - `"failOpen"`: keep admitting, paced by a local memory store that holds `localShare` of every limit; one
+ *   warning when the outage starts, one line when Redis is back.
+ * - `"failClosed"`: every admission that needs Redis fails with `Rejected({ reason: "LimiterUnavailable" })`
+ *   (the limiter must run with `onStoreError: "reject"`, as `layerRateLimiter` sets it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OnUnavailable = "failOpen" | "failClosed"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends RedisConnection.Options {
+  /** The namespace of every key this store writes. Default `"grok-resilience"`. */
+  readonly prefix?: string
+  /**
+   * How long a budget key outlives its state: it expires this long after its last TAT or hold has passed, when it
+   * would behave like a fresh key anyway. Default 60 seconds.
+   */
+  readonly keyTtl?: Duration.DurationInput
+  /** Default `"failOpen"`. */
+  readonly onUnavailable?: OnUnavailable
+  /**
+   * `"failOpen"` only: the share of each limit one process keeps while Redis is down, in (0, 1]. Default `"auto"`:
+   * `1 / workers`, where workers is the number of processes on this prefix seen by Redis in the last
+   * `3 × heartbeatInterval` before the outage (1 if none was seen yet).
+   */
+  readonly localShare?: number | "auto"
+  /** `"failOpen"` only: time between two attempts to reach Redis again during an outage. Default 1 second. */
+  readonly probeInterval?: Duration.DurationInput
+  /** How often each process tells Redis it is alive, to count the workers for `localShare: "auto"`. Default 2 s. */
+  readonly heartbeatInterval?: Duration.DurationInput
+}
+
+/**
+ * The store without failover: its operations fail with `RateLimiterStoreError` when Redis does not answer, and
+ * `reserveAt` also gives the Redis time of the decision (for tests and tools that measure admissions).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Direct extends RateLimiterStore.Service {
+  readonly reserveAt: (
+    request: RateLimiterStore.ReserveRequest
+  ) => Effect.Effect<
+    { readonly reservation: RateLimiterStore.Reservation; readonly nowMillis: number },
+    RateLimiterStoreError
+  >
+  /** Processes that sent a heartbeat on this prefix recently (this one included), as of the last heartbeat. */
+  readonly workers: Effect.Effect<number>
+  /** Succeeds when Redis answers a PING within the command timeout. */
+  readonly ping: Effect.Effect<void, RateLimiterStoreError>
+  /** The Redis key holding the budget of a limiter key. */
+  readonly keyOf: (key: string) => string
+}
+
+type RateLimiterStoreError = RateLimiterStore.RateLimiterStoreError
+
+const malformed = (operation: RateLimiterStoreError["operation"], reply: unknown) =>
+  new RateLimiterStore.RateLimiterStoreError({
+    operation,
+    detail: `unexpected reply from the ${operation} script: ${JSON.stringify(reply)}`
+  })
+
+/**
+ * Connects and returns the store without failover. The heartbeat of `localShare: "auto"` runs in the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDirect = (options: Options = {}): Effect.Effect<Direct, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const connection = yield* RedisConnection.make(options)
+    const prefix = options.prefix ?? "grok-resilience"
+    const margin = Math.ceil(Duration.toMillis(Duration.decode(options.keyTtl ?? "60 seconds")))
+    const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "2 seconds")
+    const keyOf = (key: string) => `${prefix}:budget:${key}`
+    const workersKey = `${prefix}:workers`
+    const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    let workers = 1
+
+    const reserveAt: Direct["reserveAt"] = (request) =>
+      Effect.flatMap(
+        connection.run("reserve", Scripts.reserve, [keyOf(request.key)], Scripts.reserveArgs(request, margin)),
+        (reply) => {
+          const answer = Scripts.parseReserve(reply)
+          return answer === undefined ? Effect.fail(malformed("reserve", reply)) : Effect.succeed(answer)
+        }
+      )
+
+    const settle: Direct["settle"] = (request) =>
+      Effect.asVoid(connection.run("settle", Scripts.settle, [keyOf(request.key)], Scripts.settleArgs(request, margin)))
+
+    const hold: Direct["hold"] = (request) =>
+      Effect.flatMap(
+        connection.run("hold", Scripts.hold, [keyOf(request.key)], Scripts.holdArgs(request, margin)),
+        (reply) => {
+          const until = Scripts.parseHold(reply)
+          return until === undefined ? Effect.fail(malformed("hold", reply)) : Effect.succeed(until)
+        }
+      )
+
+    const heartbeat = connection
+      .run("hold", Scripts.heartbeat, [workersKey], ["", workerId, String(3 * Duration.toMillis(heartbeatInterval))])
+      .pipe(
+        Effect.tap((count) =>
+          Effect.sync(() => {
+            if (typeof count === "number" && count >= 1) workers = count
+          })
+        ),
+        Effect.ignore
+      )
+    // Forget this worker when the scope closes, after the heartbeat fiber has stopped (finalizers run last first).
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => connection.client.zrem(workersKey, workerId).catch(() => 0)).pipe(
+        Effect.timeout(Duration.millis(250)),
+        Effect.ignore
+      )
+    )
+    yield* heartbeat
+    yield* Effect.forkScoped(Effect.repeat(heartbeat, Schedule.spaced(heartbeatInterval)))
+
+    return {
+      reserve: (request) => Effect.map(reserveAt(request), (answer) => answer.reservation),
+      settle,
+      hold,
+      reserveAt,
+      workers: Effect.sync(() => workers),
+      ping: connection.ping,
+      keyOf
+    }
+  })
+
+/**
+ * Connects and returns the store, with the failure behaviour of `onUnavailable`. Never fails and never waits
+ * longer than `connectTimeout` for Redis: a Redis that is down at start is an outage like any other. A
+ * `localShare` outside (0, 1] is a defect.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<RateLimiterStore.Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const share = options.localShare ?? "auto"
+    if (share !== "auto" && !(typeof share === "number" && share > 0 && share <= 1)) {
+      return yield* Effect.dieMessage(`RedisStore: localShare must be "auto" or a number in (0, 1], got ${share}`)
+    }
+    const direct = yield* makeDirect(options)
+    const store: RateLimiterStore.Service = { reserve: direct.reserve, settle: direct.settle, hold: direct.hold }
+    if ((options.onUnavailable ?? "failOpen") === "failClosed") return store
+    const failover = yield* FailoverStore.make({
+      primary: store,
+      localShare: share === "auto" ? Effect.map(direct.workers, (n) => 1 / n) : share,
+      probe: direct.ping,
+      ...(options.probeInterval !== undefined ? { probeInterval: options.probeInterval } : {}),
+      name: "Redis"
+    })
+    return { reserve: failover.reserve, settle: failover.settle, hold: failover.hold }
+  })
+
+/**
+ * Provides the Redis store as the `RateLimiterStore`, for `RateLimiter.layerStore`. The connection lives as long
+ * as the layer.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { RateLimiter } from "grok-resilience"
+ * import { RedisStore } from "grok-resilience/redis"
+ *
+ * const Limiter = RateLimiter.layerStore({ requestsPerSecond: 20, burst: 4, key: "team-a" }).pipe(
+ *   Layer.provide(RedisStore.layer({ url: "redis://redis.internal:6379" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RateLimiterStore.RateLimiterStore> =>
+  Layer.scoped(RateLimiterStore.RateLimiterStore, make(options))
+
+/**
+ * The Redis store with its URL read from `REDIS_URL`; the other options come from the argument.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Omit<Options, "url" | "client"> = {}
+): Layer.Layer<RateLimiterStore.RateLimiterStore, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.string("REDIS_URL"), (url) => layer({ ...options, url })))
+
+/**
+ * The `RateLimiter` over the Redis store, with the limiter's `onStoreError` matching `onUnavailable` (`"reject"`
+ * for `"failClosed"`), so that the failure behaviour is set in one place.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from "grok-resilience/redis"
+ *
+ * // Ten workers, one team quota of 480 requests per minute on grok-4; refuse to run unpaced.
+ * const Limiter = RedisStore.layerRateLimiter(
+ *   { requestsPerMinute: 480, key: "team-a" },
+ *   { url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", onUnavailable: "failClosed" }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRateLimiter = (
+  limiter: Omit<RateLimiter.Options, "store" | "onStoreError">,
+  options: Options = {}
+): Layer.Layer<RateLimiter.RateLimiter, RateLimiter.InvalidLimiterOptions> =>
+  RateLimiter.layerStore({
+    ...limiter,
+    onStoreError: (options.onUnavailable ?? "failOpen") === "failClosed" ? "reject" : "fallback"
+  }).pipe(Layer.provide(layer(options)))
