@@ -1,0 +1,234 @@
+/**
+ * The results file as a journal: read back on start to learn which ids are finished, repaired when a kill left a
+ * torn last line, then appended one complete line per `write`, so that a process killed at any moment (SIGKILL
+ * included) leaves at most a torn last line, which the next run cuts off.
+ *
+ * A lock file (`<output>.lock`, holding the pid) keeps two runs from appending to the same file; a lock left by a
+ * process that no longer exists is taken over.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import { describe, UsageError } from "./errors.js"
+import { linesOf } from "./lines.js"
+import * as Records from "./records.js"
+
+/**
+ * How to open the results file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Discard the existing file and start over. */
+  readonly fresh: boolean
+  /** Drop the lines of calls that failed, so that their ids are sent again. */
+  readonly retryFailed: boolean
+}
+
+/**
+ * What opening the file found and did.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recovery {
+  /** Complete results lines kept from earlier runs. */
+  readonly kept: number
+  /** A torn last line (no newline, from a killed run) was cut off. */
+  readonly tornLineRemoved: boolean
+  /** Lines that were not results lines (corrupt, blank, repeated id), removed by rewriting the file. */
+  readonly unreadableRemoved: number
+  /** Failed lines dropped by `retryFailed`. */
+  readonly failedDropped: number
+}
+
+/**
+ * The open results file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Journal {
+  readonly path: string
+  readonly recovery: Recovery
+  /** The line already in the file for this key (`Records.idKey` / `Records.lineKey`), if any. */
+  readonly finished: (key: string) => Records.Seen | undefined
+  /** Appends one line with a single write. */
+  readonly append: (record: Records.ResultLine) => Effect.Effect<void, UsageError>
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+const lock = (path: string): Effect.Effect<void, UsageError, Scope.Scope> => {
+  const lockPath = `${path}.lock`
+  const take = Effect.try({
+    try: () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          Fs.writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx" })
+          return
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+          const holder = Number.parseInt(Fs.readFileSync(lockPath, "utf8"), 10)
+          if (Number.isSafeInteger(holder) && holder !== process.pid && isAlive(holder)) {
+            throw new Error(
+              `${path} is being written by another run (pid ${holder}). Wait for it, or delete ${lockPath} if that ` +
+                `process is not a grok-resilience run`
+            )
+          }
+          Fs.rmSync(lockPath, { force: true })
+        }
+      }
+      throw new Error(`could not take the lock ${lockPath}`)
+    },
+    catch: (error) => new UsageError({ message: describe(error) })
+  })
+  const release = Effect.sync(() => {
+    try {
+      if (Number.parseInt(Fs.readFileSync(lockPath, "utf8"), 10) === process.pid) Fs.rmSync(lockPath, { force: true })
+    } catch {
+      // already gone
+    }
+  })
+  return Effect.acquireRelease(take, () => release)
+}
+
+interface Scan {
+  readonly finished: Map<string, Records.Seen>
+  readonly goodEnd: number
+  readonly torn: boolean
+  readonly unreadable: number
+  readonly dropped: number
+}
+
+/** Decides, line by line, what to keep; the same decision drives the scan and the rewrite. */
+const classify = (retryFailed: boolean) => {
+  const finished = new Map<string, Records.Seen>()
+  return {
+    finished,
+    keep: (text: string): "keep" | "unreadable" | "dropped" => {
+      const seen = Records.readBack(text)
+      if (seen === undefined || finished.has(seen.key)) return "unreadable"
+      if (retryFailed && seen.retriable) return "dropped"
+      finished.set(seen.key, seen)
+      return "keep"
+    }
+  }
+}
+
+const scan = (path: string, retryFailed: boolean): Scan => {
+  const decide = classify(retryFailed)
+  let goodEnd = 0
+  let torn = false
+  let unreadable = 0
+  let dropped = 0
+  const fd = Fs.openSync(path, "r")
+  try {
+    for (const line of linesOf(fd)) {
+      if (!line.terminated) {
+        torn = true
+        break
+      }
+      goodEnd = line.end
+      const verdict = decide.keep(line.text)
+      if (verdict === "unreadable") unreadable++
+      else if (verdict === "dropped") dropped++
+    }
+  } finally {
+    Fs.closeSync(fd)
+  }
+  return { finished: decide.finished, goodEnd, torn, unreadable, dropped }
+}
+
+/** Writes the kept lines to a temporary file and renames it over the original, so a kill never loses both. */
+const rewrite = (path: string, retryFailed: boolean): void => {
+  const decide = classify(retryFailed)
+  const temporary = `${path}.rewrite-${process.pid}`
+  const input = Fs.openSync(path, "r")
+  const output = Fs.openSync(temporary, "w")
+  try {
+    for (const line of linesOf(input)) {
+      if (!line.terminated) break
+      if (decide.keep(line.text) === "keep") writeAll(output, `${line.text}\n`)
+    }
+    Fs.fsyncSync(output)
+  } finally {
+    Fs.closeSync(input)
+    Fs.closeSync(output)
+  }
+  Fs.renameSync(temporary, path)
+}
+
+const writeAll = (fd: number, text: string): void => {
+  const bytes = Buffer.from(text, "utf8")
+  let offset = 0
+  while (offset < bytes.length) offset += Fs.writeSync(fd, bytes, offset, bytes.length - offset)
+}
+
+const recover = (path: string, options: Options): { finished: Map<string, Records.Seen>; recovery: Recovery } => {
+  if (options.fresh || !Fs.existsSync(path)) {
+    Fs.writeFileSync(path, "")
+    return {
+      finished: new Map(),
+      recovery: { kept: 0, tornLineRemoved: false, unreadableRemoved: 0, failedDropped: 0 }
+    }
+  }
+  const found = scan(path, options.retryFailed)
+  if (found.unreadable > 0 || found.dropped > 0) rewrite(path, options.retryFailed)
+  else if (found.torn) Fs.truncateSync(path, found.goodEnd)
+  return {
+    finished: found.finished,
+    recovery: {
+      kept: found.finished.size,
+      tornLineRemoved: found.torn,
+      unreadableRemoved: found.unreadable,
+      failedDropped: found.dropped
+    }
+  }
+}
+
+/**
+ * Opens the results file for a run: takes the lock, reads back and repairs what earlier runs wrote, and opens it
+ * for appending. Closing the scope syncs and closes the file and releases the lock.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const open = (path: string, options: Options): Effect.Effect<Journal, UsageError, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* lock(path)
+    const { finished, recovery } = yield* Effect.try({
+      try: () => recover(path, options),
+      catch: (error) => new UsageError({ message: `cannot prepare the results file ${path}: ${describe(error)}` })
+    })
+    const fd = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => Fs.openSync(path, "a"),
+        catch: (error) => new UsageError({ message: `cannot open the results file ${path}: ${describe(error)}` })
+      }),
+      (fd) =>
+        Effect.sync(() => {
+          try {
+            Fs.fsyncSync(fd)
+          } finally {
+            Fs.closeSync(fd)
+          }
+        })
+    )
+    const append = (record: Records.ResultLine) =>
+      Effect.try({
+        try: () => writeAll(fd, `${JSON.stringify(record)}\n`),
+        catch: (error) => new UsageError({ message: `cannot write to the results file ${path}: ${describe(error)}` })
+      })
+    return { path, recovery, finished: (key: string) => finished.get(key), append } satisfies Journal
+  })
