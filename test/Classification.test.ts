@@ -93,7 +93,9 @@ describe("classification over real HTTP", () => {
   for (const status of [408, 409, 500, 502, 503, 529] as const) {
     it.scopedLive(`maps HTTP ${status} to a retryable Transient`, () =>
       Effect.gen(function* () {
-        const error = yield* failWith(status === 500 || status === 502 || status === 503 || status === 529 ? `${status}` : status)
+        const error = yield* failWith(
+          status === 500 || status === 502 || status === 503 || status === 529 ? `${status}` : status
+        )
         expectError(error, "Transient", status)
         expect(error.isRetryable).toBe(true)
       })

@@ -8,7 +8,9 @@ const src = resolve(dirname(fileURLToPath(import.meta.url)), "../src")
 /** Every module specifier a file imports or re-exports, type-only imports excluded (they vanish at build). */
 const specifiers = (file: string): Array<string> => {
   // Comments hold @example code that imports the package itself; only real statements count.
-  const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "")
+  const text = readFileSync(file, "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "")
   const found: Array<string> = []
   for (const match of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^"';]*?from\s+"([^"]+)"/gm)) {
     if (match[2] === undefined) found.push(match[3]!)

@@ -26,7 +26,7 @@ describe("GrokApi", () => {
     const decoded = GrokApi.decodeChatCompletion(JSON.parse(fixture("xai-tool-call.json")))
     if (Either.isLeft(decoded)) throw decoded.left
     const message = decoded.right.choices[0]!.message
-    expect(message.tool_calls?.[0]?.function).toEqual({ name: "weather", arguments: "{\"location\":\"San Francisco\"}" })
+    expect(message.tool_calls?.[0]?.function).toEqual({ name: "weather", arguments: '{"location":"San Francisco"}' })
     expect(decoded.right.choices[0]?.finish_reason).toBe("tool_calls")
   })
 
@@ -47,7 +47,9 @@ describe("GrokApi", () => {
 
   it("decodes every recorded stream chunk", () => {
     for (const file of ["xai-text.chunks.txt", "xai-tool-call.chunks.txt"]) {
-      const lines = fixture(file).split("\n").filter((l) => l.trim().length > 0)
+      const lines = fixture(file)
+        .split("\n")
+        .filter((l) => l.trim().length > 0)
       expect(lines.length).toBeGreaterThan(3)
       for (const line of lines) expect(Either.isRight(GrokApi.decodeChatCompletionChunk(JSON.parse(line)))).toBe(true)
     }
@@ -59,7 +61,9 @@ describe("GrokApi", () => {
       { error: { message: "bad temperature", type: "invalid_request_error", code: "invalid_value" } },
       { error: "speed must be between 0.7 and 1.5" }
     ]
-    const details = shapes.map((s) => GrokApi.decodeErrorBody(s).pipe((o) => (o._tag === "Some" ? GrokApi.errorDetail(o.value) : null)))
+    const details = shapes.map((s) =>
+      GrokApi.decodeErrorBody(s).pipe((o) => (o._tag === "Some" ? GrokApi.errorDetail(o.value) : null))
+    )
     expect(details).toEqual([
       { message: "bad key", code: "Client specified an invalid argument" },
       { message: "bad temperature", code: "invalid_value", type: "invalid_request_error" },
@@ -70,7 +74,9 @@ describe("GrokApi", () => {
   it("rejects a request with no messages or an out-of-range temperature", () => {
     expect(Either.isLeft(GrokApi.decodeChatRequest({ model: "grok-4", messages: [] }))).toBe(true)
     expect(
-      Either.isLeft(GrokApi.decodeChatRequest({ model: "grok-4", messages: [{ role: "user", content: "x" }], temperature: 3 }))
+      Either.isLeft(
+        GrokApi.decodeChatRequest({ model: "grok-4", messages: [{ role: "user", content: "x" }], temperature: 3 })
+      )
     ).toBe(true)
   })
 

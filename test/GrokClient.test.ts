@@ -33,7 +33,9 @@ describe("GrokClient", () => {
     Effect.gen(function* () {
       const { fake, grok } = yield* withFake({ script: ["503", "503", "ok"] }, { retry: fast })
       const strict = yield* Effect.flip(grok.chat(hello("strict"))).pipe(RetryPolicy.withPolicy(RetryPolicy.none))
-      const patient = yield* grok.chat(hello("patient"), { retry: RetryPolicy.make({ maxAttempts: 3, base: "1 millis" }) })
+      const patient = yield* grok.chat(hello("patient"), {
+        retry: RetryPolicy.make({ maxAttempts: 3, base: "1 millis" })
+      })
       expect(strict._tag).toBe("Transient")
       expect(GrokClient.attemptsOf(strict)).toBe(1)
       expect(patient.attempts).toBe(2)
@@ -85,10 +87,18 @@ describe("GrokClient", () => {
   it.scopedLive("reads XAI_API_KEY and XAI_BASE_URL with layerConfig", () =>
     Effect.gen(function* () {
       const { fake } = yield* withFake()
-      const config = ConfigProvider.fromMap(new Map([["XAI_API_KEY", fake.apiKey], ["XAI_BASE_URL", fake.url]]))
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["XAI_API_KEY", fake.apiKey],
+          ["XAI_BASE_URL", fake.url]
+        ])
+      )
       const result = yield* Effect.flatMap(GrokClient.GrokClient, (grok) => grok.chat(hello("configured"))).pipe(
         Effect.provide(
-          GrokClient.layerConfig().pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(Layer.setConfigProvider(config)))
+          GrokClient.layerConfig().pipe(
+            Layer.provide(FetchHttpClient.layer),
+            Layer.provide(Layer.setConfigProvider(config))
+          )
         )
       )
       expect(result.content).toBe("echo: configured")

@@ -95,7 +95,7 @@ describe("RetryPolicy", () => {
         { "retry-after": "4" },
         { "retry-after": new Date(now + 6000).toUTCString() },
         { "retry-after-ms": "1500", "retry-after": "9" }
-      ].map((headers) => GrokError.classify({ status: 429, headers, body: "{\"error\":\"slow down\"}", nowMillis: now }))
+      ].map((headers) => GrokError.classify({ status: 429, headers, body: '{"error":"slow down"}', nowMillis: now }))
       const errors = classified.map((c) => Either.getLeft(c).pipe((o) => (o._tag === "Some" ? o.value : transient)))
       const policy = RetryPolicy.make({ base: "10 millis", jitter: "none" })
       const run = yield* runScripted(policy, errors)
