@@ -102,8 +102,12 @@ export class GrokClient extends Context.Tag("grok-resilience/GrokClient")<GrokCl
 export const DEFAULT_BASE_URL = "https://api.x.ai/v1"
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-const withAttempts = <E extends GrokError.GrokError>(error: E, attempts: number): E =>
-  Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
+const withAttempts = <E extends GrokError.GrokError>(error: E, attempts: number): E => {
+  // A copy, since the error may be shared; `stack` is not enumerable and must be carried over by hand.
+  const copy: E = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
+  Object.defineProperty(copy, "stack", { value: error.stack, enumerable: false, writable: true, configurable: true })
+  return copy
+}
 
 /**
  * Attempts made by the call that failed with this error, when it came out of a GrokClient call.
@@ -226,17 +230,26 @@ export const make = (options: Options) =>
         const bounded =
           deadlineAt === undefined
             ? retried
-            : Effect.timeoutFail(retried, {
-                duration: Duration.millis(Math.max(0, deadlineAt - started)),
-                onTimeout: () => new GrokError.Rejected({ reason: "DeadlineExceeded" })
-              })
+            : retried.pipe(
+                Effect.timeout(Duration.millis(Math.max(0, deadlineAt - started))),
+                Effect.catchTag("TimeoutException", () =>
+                  Effect.zipRight(
+                    Ref.set(deadlineHit, true),
+                    Effect.fail(new GrokError.Rejected({ reason: "DeadlineExceeded" }))
+                  )
+                )
+              )
         return yield* bounded.pipe(
           Effect.catchAll((error) =>
             Effect.gen(function* () {
-              const hit = (yield* Ref.get(deadlineHit)) && error._tag !== "Rejected"
-              const final = hit
-                ? new GrokError.Rejected({ reason: "DeadlineExceeded", detail: `last error: ${error.message}` })
-                : error
+              // Either the timeout fired (error is already the Rejected) or no retry could start in time.
+              const hit = yield* Ref.get(deadlineHit)
+              const final =
+                hit && error._tag !== "Rejected"
+                  ? new GrokError.Rejected({ reason: "DeadlineExceeded", detail: `last error: ${error.message}` })
+                  : error
+              // Admission rejections were counted where they happened; the call's own deadline is counted here.
+              if (hit) yield* GrokMetrics.recordRejected({ model: call.model, reason: "DeadlineExceeded" })
               return yield* Effect.fail(withAttempts(final, yield* Ref.get(attempts)))
             })
           ),
@@ -262,23 +275,32 @@ export const make = (options: Options) =>
         )
       })
 
-    const chat = (request: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
+    const chat = (input: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
       Effect.gen(function* () {
-        const valid = yield* Either.match(GrokApi.decodeChatRequest(request), {
+        const valid = yield* Either.match(GrokApi.decodeChatRequest(input), {
           onLeft: (issue) =>
             Effect.fail(new GrokError.Validation({ reason: "InvalidRequest", detail: issue.message.slice(0, 2000) })),
           onRight: Effect.succeed
         })
+        // Unknown fields pass validation untouched; one that JSON cannot encode (a BigInt, a cycle) is a typed error.
+        const request = yield* HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
+          HttpClientRequest.bearerToken(options.apiKey),
+          HttpClientRequest.acceptJson,
+          HttpClientRequest.bodyJson(valid),
+          Effect.mapError(
+            (error) =>
+              new GrokError.Validation({
+                reason: "InvalidRequest",
+                detail: `the request cannot be sent as JSON: ${error.reason._tag}`
+              })
+          )
+        )
         const result = yield* run(
           {
             kind: "chat",
             model: valid.model,
             estimatedTokens: GrokApi.estimateTokens(valid),
-            request: HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
-              HttpClientRequest.bearerToken(options.apiKey),
-              HttpClientRequest.acceptJson,
-              HttpClientRequest.bodyUnsafeJson(request)
-            ),
+            request,
             decode: GrokApi.decodeChatCompletion,
             usage: (completion) => completion.usage ?? undefined
           },
@@ -291,7 +313,7 @@ export const make = (options: Options) =>
           requestId: result.requestId,
           attempts: result.attempts
         } satisfies ChatResult
-      }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": request.model } }))
+      }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model } }))
 
     const models = (callOptions: CallOptions = {}) =>
       run(

@@ -162,7 +162,9 @@ export class Transient extends Schema.TaggedError<Transient>()("Transient", {
     "HtmlBody",
     "ErrorInBody",
     "UnexpectedStatus"
-  )
+  ),
+  /** The server's `Retry-After` on a 503 or other 5xx, honoured by the retry policy like a 429's. */
+  retryAfterMillis: Schema.optional(Schema.Number)
 }) {
   get isRetryable(): boolean {
     return this.shouldRetry ?? true
@@ -277,10 +279,14 @@ const MAX_TEXT = 2_000
 const truncate = (text: string) =>
   text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text
 
+/** A key problem, written with a space ("API key"): `api_key` in a 400 names a request field, not our key. */
 const WRONG_KEY =
-  /(incorrect|invalid|wrong|malformed|missing|no) api[ _-]?key|api[ _-]?key (is )?(invalid|incorrect|not valid|missing)/i
+  /\b(incorrect|invalid|wrong|malformed|missing|no) api[ -]key\b|\bapi[ -]key (is )?(invalid|incorrect|not valid|missing)\b/i
 const CREDITS =
-  /used all available credits|spending limit|(out of|insufficient|no|exhausted) credits|credit balance|purchase more credits/i
+  /used all available credits|spending limit|\b(any|enough|no|insufficient|out of|exhausted) credits\b|purchase (more )?credits/i
+/** Statuses whose text may say the key is wrong (xAI sends a wrong key as 400) or that credits are spent. */
+const KEY_STATUSES: ReadonlySet<number> = new Set([400, 401, 403])
+const CREDIT_STATUSES: ReadonlySet<number> = new Set([402, 403, 429])
 const HTML = /^\s*(<!doctype html|<html|<head|<body)/i
 
 const parseJson = (text: string): Option.Option<unknown> => {
@@ -345,13 +351,13 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   const errorBody = Option.flatMap(json, GrokApi.decodeErrorBody)
   const detailText = Option.match(errorBody, {
     onNone: () => undefined,
-    onSome: (body) => scrub(truncate(GrokApi.errorDetail(body).message), secrets)
+    onSome: (body) => truncate(scrub(GrokApi.errorDetail(body).message, secrets))
   })
   const fields = {
     status: answer.status,
     ...(requestId !== undefined ? { requestId: scrub(requestId, secrets) } : {}),
     ...(detailText !== undefined ? { detail: detailText } : {}),
-    ...(answer.body.length > 0 ? { body: scrub(truncate(answer.body), secrets) } : {}),
+    ...(answer.body.length > 0 ? { body: truncate(scrub(answer.body, secrets)) } : {}),
     ...(info.shouldRetry !== undefined ? { shouldRetry: info.shouldRetry } : {})
   }
   const text = detailText ?? ""
@@ -361,9 +367,10 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   if (ok && Option.isNone(json)) {
     return Either.left(new Transient({ ...fields, reason: HTML.test(answer.body) ? "HtmlBody" : "MalformedBody" }))
   }
-  if (WRONG_KEY.test(text) || answer.status === 401)
+  if (answer.status === 401 || ((ok || KEY_STATUSES.has(answer.status)) && WRONG_KEY.test(text)))
     return Either.left(new AuthError({ ...fields, reason: "InvalidKey" }))
-  if (CREDITS.test(text)) return Either.left(new QuotaExhausted(fields))
+  if (answer.status === 402 || ((ok || CREDIT_STATUSES.has(answer.status)) && CREDITS.test(text)))
+    return Either.left(new QuotaExhausted(fields))
   if (ok) return Either.left(new Transient({ ...fields, reason: "ErrorInBody" }))
   if (answer.status === 429) {
     const hint = RateLimitHeaders.parseBodyLimitHint(text)
@@ -381,7 +388,11 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   }
   if (answer.status === 403) return Either.left(new AuthError({ ...fields, reason: "PermissionDenied" }))
   const transient = transientReason(answer.status)
-  if (transient !== undefined) return Either.left(new Transient({ ...fields, reason: transient }))
+  if (transient !== undefined) {
+    // An overloaded server may say how long to back off (503 + Retry-After); the retry policy honours it.
+    const wait = info.retryAfterMillis !== undefined ? { retryAfterMillis: info.retryAfterMillis } : {}
+    return Either.left(new Transient({ ...fields, ...wait, reason: transient }))
+  }
   const validation = validationReason(answer.status)
   if (validation !== undefined) return Either.left(new Validation({ ...fields, reason: validation }))
   if (answer.status >= 400 && answer.status <= 499)
@@ -398,5 +409,5 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
 export const classifyTransport = (failure: TransportFailure): Transient =>
   new Transient({
     reason: failure.reason,
-    ...(failure.detail !== undefined ? { detail: scrub(truncate(failure.detail), failure.secrets ?? []) } : {})
+    ...(failure.detail !== undefined ? { detail: truncate(scrub(failure.detail, failure.secrets ?? [])) } : {})
   })

@@ -114,8 +114,8 @@ export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duratio
 
 /**
  * Wraps a schedule so that it only continues for retryable errors, and never waits less than the server asked
- * (`RateLimited.retryAfterMillis`). A wait above `maxWait` stops at once, so the call fails with the
- * `RateLimited` that carries the server's wait instead of sleeping for it.
+ * (`retryAfterMillis` of a `RateLimited`, or of a `Transient` 5xx that sent `Retry-After`). A wait above `maxWait`
+ * stops at once, so the call fails with the error that carries the server's wait instead of sleeping for it.
  *
  * @since 0.1.0
  * @category combinators
@@ -134,7 +134,7 @@ export const retryAfterFloor: {
     const maxWait = millisOf(options.maxWait ?? "60 seconds")
     return Schedule.makeWithState(self.initial, (now, error: GrokError, state) => {
       if (!error.isRetryable) return Effect.succeed([state, undefined as Out, ScheduleDecision.done] as const)
-      const asked = error._tag === "RateLimited" ? error.retryAfterMillis : undefined
+      const asked = error._tag === "RateLimited" || error._tag === "Transient" ? error.retryAfterMillis : undefined
       if (asked !== undefined && asked > maxWait) {
         return Effect.succeed([state, undefined as Out, ScheduleDecision.done] as const)
       }

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as GrokError from "./GrokError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import { scrub } from "./Redaction.js"
 
 /**
  * @since 0.1.0
@@ -74,7 +75,18 @@ export const sendOnce = (options: {
         ),
       RequestError: (error) =>
         Effect.succeed(
-          noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })
+          // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
+          error.reason === "Transport"
+            ? noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })
+            : {
+                ...noAnswer({ reason: "ConnectionFailed" }),
+                result: Either.left(
+                  new GrokError.Validation({
+                    reason: "InvalidRequest",
+                    detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, options.secrets)
+                  })
+                )
+              }
         ),
       ResponseError: (error) =>
         Effect.succeed(

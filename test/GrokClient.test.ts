@@ -76,6 +76,25 @@ describe("GrokClient", () => {
     })
   )
 
+  it.scopedLive("refuses a request JSON cannot encode with Validation instead of a defect", () =>
+    Effect.gen(function* () {
+      const { fake, grok } = yield* withFake()
+      const error = yield* Effect.flip(grok.chat({ ...hello(), metadata: { big: 10n } }))
+      expect(error._tag === "Validation" && error.reason).toBe("InvalidRequest")
+      expect((yield* fake.arrivals).length).toBe(0)
+    })
+  )
+
+  it.scopedLive("does not retry a base URL that is not a URL", () =>
+    Effect.gen(function* () {
+      const { grok } = yield* withFake({}, { baseUrl: "not a url", retry: RetryPolicy.standard })
+      const error = yield* Effect.flip(grok.chat(hello()))
+      expect(error._tag === "Validation" && error.reason).toBe("InvalidRequest")
+      expect(GrokClient.attemptsOf(error)).toBe(1)
+      expect(error.stack).toContain("Validation")
+    })
+  )
+
   it.scopedLive("lists models", () =>
     Effect.gen(function* () {
       const { grok } = yield* withFake()

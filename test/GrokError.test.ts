@@ -120,4 +120,37 @@ describe("classify", () => {
     expect(GrokError.isGrokError(new Error("boom"))).toBe(false)
     expect(GrokError.isGrokError({ _tag: "Transient" })).toBe(false)
   })
+
+  it("reads key and credit wording only where xAI uses it, so a 5xx or a field named api_key is not misread", () => {
+    expect(
+      leftOf(classifyBody(500, `{"error":"failed to fetch credit balance: spending limit service down"}`))._tag
+    ).toBe("Transient")
+    expect(leftOf(classifyBody(400, `{"error":"tools[0].function: missing api_key property"}`))._tag).toBe("Validation")
+    expect(leftOf(classifyBody(503, `{"error":"invalid api key cache, try again"}`))._tag).toBe("Transient")
+  })
+
+  it("maps a new team without credits (403) and a 402 to QuotaExhausted", () => {
+    const noCredits = `{"code":"permission-denied","error":"Your newly created team doesn't have any credits yet. You can purchase credits on https://console.x.ai."}`
+    expect(leftOf(classifyBody(403, noCredits))._tag).toBe("QuotaExhausted")
+    expect(leftOf(classifyBody(402, `{"error":"Payment required"}`))._tag).toBe("QuotaExhausted")
+  })
+
+  it("keeps the Retry-After of a 503 on the Transient error", () => {
+    const error = leftOf(classifyBody(503, `{"error":"overloaded"}`, { "retry-after": "30" }))
+    expect(error._tag === "Transient" && error.retryAfterMillis).toBe(30_000)
+  })
+
+  it("scrubs a secret before truncating, so a key cut at the limit leaves no prefix behind", () => {
+    const secret = "sk-live-0123456789abcdef"
+    const error = leftOf(
+      GrokError.classify({
+        status: 500,
+        headers: {},
+        body: "x".repeat(1_995) + secret,
+        nowMillis: 0,
+        secrets: [secret]
+      })
+    )
+    expect(error.body).not.toContain("sk-li")
+  })
 })

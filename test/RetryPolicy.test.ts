@@ -88,6 +88,14 @@ describe("RetryPolicy", () => {
     })
   )
 
+  it.effect("waits what a 503's Retry-After asked, like a 429's", () =>
+    Effect.gen(function* () {
+      const overloaded = new GrokError.Transient({ reason: "Overloaded", status: 503, retryAfterMillis: 3000 })
+      const run = yield* runScripted(RetryPolicy.make({ base: "100 millis", jitter: "none" }), [overloaded])
+      expect(run.delays).toEqual([3000])
+    })
+  )
+
   it.effect("honours Retry-After given in seconds, as an HTTP-date and as retry-after-ms", () =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
