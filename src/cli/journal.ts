@@ -3,8 +3,8 @@
  * torn last line, then appended one complete line per `write`, so that a process killed at any moment (SIGKILL
  * included) leaves at most a torn last line, which the next run cuts off.
  *
- * A lock file (`<output>.lock`, holding the pid) keeps two runs from appending to the same file; a lock left by a
- * process that no longer exists is taken over.
+ * A lock file (`<output>.lock`, holding the pid, see `./lock.ts`) keeps two runs from appending to the same file; a
+ * lock left by a process that no longer exists is taken over.
  *
  * @since 0.1.0
  */
@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import { describe, UsageError } from "./errors.js"
 import { linesOf } from "./lines.js"
+import * as Lock from "./lock.js"
 import * as Records from "./records.js"
 
 /**
@@ -58,49 +59,6 @@ export interface Journal {
   readonly finished: (key: string) => Records.Seen | undefined
   /** Appends one line with a single write. */
   readonly append: (record: Records.ResultLine) => Effect.Effect<void, UsageError>
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-const lock = (path: string): Effect.Effect<void, UsageError, Scope.Scope> => {
-  const lockPath = `${path}.lock`
-  const take = Effect.try({
-    try: () => {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          Fs.writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx" })
-          return
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
-          const holder = Number.parseInt(Fs.readFileSync(lockPath, "utf8"), 10)
-          if (Number.isSafeInteger(holder) && holder !== process.pid && isAlive(holder)) {
-            throw new Error(
-              `${path} is being written by another run (pid ${holder}). Wait for it, or delete ${lockPath} if that ` +
-                `process is not a grok-resilience run`
-            )
-          }
-          Fs.rmSync(lockPath, { force: true })
-        }
-      }
-      throw new Error(`could not take the lock ${lockPath}`)
-    },
-    catch: (error) => new UsageError({ message: describe(error) })
-  })
-  const release = Effect.sync(() => {
-    try {
-      if (Number.parseInt(Fs.readFileSync(lockPath, "utf8"), 10) === process.pid) Fs.rmSync(lockPath, { force: true })
-    } catch {
-      // already gone
-    }
-  })
-  return Effect.acquireRelease(take, () => release)
 }
 
 interface Scan {
@@ -206,7 +164,7 @@ const recover = (path: string, options: Options): { finished: Map<string, Record
  */
 export const open = (path: string, options: Options): Effect.Effect<Journal, UsageError, Scope.Scope> =>
   Effect.gen(function* () {
-    yield* lock(path)
+    yield* Lock.acquire(path)
     const { finished, recovery } = yield* Effect.try({
       try: () => recover(path, options),
       catch: (error) => new UsageError({ message: `cannot prepare the results file ${path}: ${describe(error)}` })

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Journal from "../../src/cli/journal.js"
@@ -91,6 +93,20 @@ describe("Journal", () => {
       Fs.writeFileSync(`${path}.lock`, "99999999\n")
       yield* Effect.scoped(open(path))
       expect(Fs.existsSync(`${path}.lock`)).toBe(false)
+    })
+  )
+
+  it.effect("refuses a results file whose lock holds no pid yet, instead of taking it as stale", () =>
+    Effect.gen(function* () {
+      const path = file(`${okLine("a")}\n`)
+      Fs.writeFileSync(`${path}.lock`, "")
+      const fiber = yield* Effect.fork(Effect.exit(Effect.scoped(open(path))))
+      yield* TestClock.adjust("10 seconds")
+      const busy = yield* Fiber.join(fiber)
+      expect(Exit.isFailure(busy)).toBe(true)
+      expect(JSON.stringify(busy)).toContain("another run")
+      expect(Fs.readFileSync(`${path}.lock`, "utf8")).toBe("")
+      expect(Fs.readFileSync(path, "utf8")).toBe(`${okLine("a")}\n`)
     })
   )
 })
