@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -20,7 +21,7 @@ import type * as LimiterOptions from "./LimiterOptions.js"
 import * as MemoryStore from "./MemoryStore.js"
 import * as PriorityQueue from "./PriorityQueue.js"
 import type { Feedback, Permit, Priority, Service, Snapshot, Ticket } from "./RateLimiter.js"
-import type * as RateLimiterStore from "./RateLimiterStore.js"
+import * as RateLimiterStore from "./RateLimiterStore.js"
 import type { BodyLimitHint, RateLimitInfo } from "./RateLimitHeaders.js"
 import { windowMillis } from "./RateLimitHeaders.js"
 
@@ -88,21 +89,52 @@ export const make = (
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const queue = PriorityQueue.make<Waiter>(4)
+    /** Queued waiters per key, so that a round can stop as soon as every key in the queue is blocked. */
+    const queuedPerKey = new Map<string, number>()
     const keys = new Map<string, KeyState>()
     const wake = yield* Queue.dropping<void>(1)
     const fallback = MemoryStore.fromCore(MemoryStore.makeCore())
     let inFlight = 0
     let alarmAt = Number.POSITIVE_INFINITY
     let storeDown = false
-    /** The head the store last refused, and until when asking again is pointless unless the budget changes. */
-    let blocked: { readonly entry: PriorityQueue.Entry<Waiter>; readonly until: number } | undefined
+    /**
+     * Per key, the first waiter the store last refused, and until when asking again for it is pointless unless the
+     * key's budget changes. Kept per key so that one refused key never holds up the waiters of the others.
+     */
+    const blocked = new Map<string, { readonly entry: PriorityQueue.Entry<Waiter>; readonly until: number }>()
+    /** The waiter a round is deciding on: if the round dies, that waiter fails rather than retrying forever. */
+    let deciding: Waiter | undefined
 
     const signal = () => {
       Queue.unsafeOffer(wake, undefined)
     }
-    const budgetChanged = () => {
-      blocked = undefined
+    const budgetChanged = (key: string) => {
+      blocked.delete(key)
       signal()
+    }
+
+    const enqueue = (waiter: Waiter, rank: number) => {
+      queuedPerKey.set(waiter.key, (queuedPerKey.get(waiter.key) ?? 0) + 1)
+      return queue.push(waiter, rank)
+    }
+    const left = (key: string) => {
+      const count = (queuedPerKey.get(key) ?? 1) - 1
+      if (count > 0) queuedPerKey.set(key, count)
+      else queuedPerKey.delete(key)
+    }
+    /** Takes an entry out of the queue; false when it had already left. */
+    const leave = (entry: PriorityQueue.Entry<Waiter>): boolean => {
+      if (!queue.remove(entry)) return false
+      left(entry.value.key)
+      return true
+    }
+    const popLowest = () => {
+      const entry = queue.popLowest()
+      if (entry !== undefined) left(entry.value.key)
+      return entry
+    }
+    const fail = (waiter: Waiter, reason: Rejected["reason"]) => {
+      Deferred.unsafeDone(waiter.deferred, Effect.fail(rejected(reason)))
     }
     const keyOf = (ticket: Ticket) => (settings.perModel ? `${settings.key}:${ticket.model}` : settings.key)
     const stateOf = (key: string): KeyState => {
@@ -149,8 +181,23 @@ export const make = (
         return Effect.logWarning(`RateLimiter: ${error.message}; ${next} until it answers again`)
       })
 
+    /** Runs one store operation, turning a defect of the store (a bug, a throw) into its typed error. */
+    const storeCall = <A>(
+      operation: RateLimiterStore.RateLimiterStoreError["operation"],
+      call: () => Effect.Effect<A, RateLimiterStore.RateLimiterStoreError>
+    ): Effect.Effect<A, RateLimiterStore.RateLimiterStoreError> =>
+      Effect.catchAllDefect(Effect.suspend(call), (defect) =>
+        Effect.fail(
+          new RateLimiterStore.RateLimiterStoreError({
+            operation,
+            detail: `it died: ${defect instanceof Error ? defect.message : String(defect)}`,
+            cause: defect
+          })
+        )
+      )
+
     const reserve = (request: RateLimiterStore.ReserveRequest) =>
-      store.reserve(request).pipe(
+      storeCall("reserve", () => store.reserve(request)).pipe(
         Effect.map((reservation) => {
           storeDown = false
           return { reservation, store }
@@ -167,10 +214,10 @@ export const make = (
 
     const settle = (target: RateLimiterStore.Service, key: string, requests: number, tokens: number) => {
       if (requests === 0 && tokens === 0) return Effect.void
-      if (requests < 0 || tokens < 0) budgetChanged()
-      return target
-        .settle({ key, requests, tokens, limits: limitsOf(stateOf(key)) })
-        .pipe(Effect.catchAll((error) => Effect.logDebug(`RateLimiter: settle lost: ${error.message}`)))
+      if (requests < 0 || tokens < 0) budgetChanged(key)
+      return storeCall("settle", () => target.settle({ key, requests, tokens, limits: limitsOf(stateOf(key)) })).pipe(
+        Effect.catchAll((error) => Effect.logDebug(`RateLimiter: settle lost: ${error.message}`))
+      )
     }
 
     const hold = (key: string, millis: number, now: number, cause: string) => {
@@ -186,55 +233,106 @@ export const make = (
         : Effect.void
       return Effect.zipRight(
         logged,
-        store
-          .hold({ key, millis })
-          .pipe(Effect.catchAll((error) => Effect.logDebug(`RateLimiter: hold kept local: ${error.message}`)))
+        storeCall("hold", () => store.hold({ key, millis })).pipe(
+          Effect.catchAll((error) => Effect.logDebug(`RateLimiter: hold kept local: ${error.message}`))
+        )
       )
     }
 
-    /** Admits queue heads while the cap, the holds and the store allow. */
+    /**
+     * Fails every queued waiter of `key` at once: in fail-closed mode a store that cannot answer one of them would
+     * only time out again for each of the others. Only this key's waiters, as other keys may still be answered.
+     */
+    const rejectKey = (key: string) => {
+      blocked.delete(key)
+      for (let entry = queue.peek(); entry !== undefined;) {
+        const following = queue.next(entry)
+        if (entry.value.key === key && leave(entry)) fail(entry.value, "LimiterUnavailable")
+        entry = following
+      }
+    }
+
+    /** True once every key that still has a queued waiter has been found blocked in this round. */
+    const allBlocked = (seen: ReadonlySet<string>) => {
+      if (seen.size < queuedPerKey.size) return false
+      for (const key of queuedPerKey.keys()) if (!seen.has(key)) return false
+      return true
+    }
+
+    /**
+     * Walks the queue in service order and admits every waiter the cap, the holds and the store allow. Only the
+     * first waiter of each key is considered (a later one never passes it); a key that cannot go is skipped, so
+     * the waiters of other keys behind it still go. Wakes up again when the first blocked key frees.
+     */
     const drain: Effect.Effect<void> = Effect.gen(function* () {
-      while (true) {
-        const entry = queue.peek()
-        if (entry === undefined || inFlight >= settings.maxConcurrency) return
-        const waiter = entry.value
-        const now = yield* Clock.currentTimeMillis
-        if (blocked !== undefined && blocked.entry === entry && now < blocked.until) {
-          return yield* alarm(blocked.until, now)
+      /** Keys whose first waiter could not go in this round. */
+      const seen = new Set<string>()
+      let wakeAt = Number.POSITIVE_INFINITY
+      let now = yield* Clock.currentTimeMillis
+      const skip = (key: string, until: number) => {
+        seen.add(key)
+        wakeAt = Math.min(wakeAt, until)
+      }
+      let entry = queue.peek()
+      while (entry !== undefined && inFlight < settings.maxConcurrency) {
+        const waiter: Waiter = entry.value
+        const key = waiter.key
+        if (seen.has(key)) {
+          entry = queue.next(entry)
+          continue
         }
-        const state = stateOf(waiter.key)
+        deciding = waiter
+        const refused = blocked.get(key)
+        if (refused !== undefined && refused.entry === entry && now < refused.until) {
+          skip(key, refused.until)
+          if (allBlocked(seen)) break
+          entry = queue.next(entry)
+          continue
+        }
+        const state = stateOf(key)
         if (state.cooling && state.holdUntil <= now) {
           state.cooling = false
-          yield* Effect.logInfo("RateLimiter: cooldown ended").pipe(
-            Effect.annotateLogs({ key: waiter.key, queued: queue.size })
-          )
+          yield* Effect.logInfo("RateLimiter: cooldown ended").pipe(Effect.annotateLogs({ key, queued: queue.size }))
         }
         if (state.holdUntil > now) {
           waiter.delayed = true
-          blocked = { entry, until: state.holdUntil }
-          return yield* alarm(state.holdUntil, now)
+          skip(key, state.holdUntil)
+          if (allBlocked(seen)) break
+          entry = queue.next(entry)
+          continue
         }
-        const answer = yield* reserve({ key: waiter.key, requests: 1, tokens: waiter.tokens, limits: limitsOf(state) })
+        const answer = yield* reserve({ key, requests: 1, tokens: waiter.tokens, limits: limitsOf(state) })
+        const askedAt = now
+        now = yield* Clock.currentTimeMillis
         if (answer === undefined) {
-          if (queue.remove(entry)) Deferred.unsafeDone(waiter.deferred, Effect.fail(rejected("LimiterUnavailable")))
+          rejectKey(key)
+          entry = queue.peek()
           continue
         }
         if (!answer.reservation.ok) {
           waiter.delayed = true
-          blocked = { entry, until: now + Math.max(1, Math.ceil(answer.reservation.retryAfterMillis)) }
-          return yield* alarm(blocked.until, now)
+          const until = askedAt + Math.max(1, Math.ceil(answer.reservation.retryAfterMillis))
+          blocked.set(key, { entry, until })
+          skip(key, until)
+          if (allBlocked(seen)) break
+          // The waiter may have left while the store answered: then start over from the head.
+          entry = entry.queued ? queue.next(entry) : queue.peek()
+          continue
         }
-        blocked = undefined
-        if (!queue.remove(entry)) {
+        blocked.delete(key)
+        const following = queue.next(entry)
+        if (!leave(entry)) {
           // The caller left (interrupted, expired or shed) while the store answered: give the reservation back.
-          yield* settle(answer.store, waiter.key, -1, -waiter.tokens)
+          yield* settle(answer.store, key, -1, -waiter.tokens)
+          now = yield* Clock.currentTimeMillis
+          entry = queue.peek()
           continue
         }
         inFlight++
         const grant: Grant = {
-          key: waiter.key,
+          key,
           tokens: waiter.tokens,
-          admittedAtMillis: now,
+          admittedAtMillis: askedAt,
           delayed: waiter.delayed || queue.size > 0,
           store: answer.store,
           reported: false,
@@ -242,15 +340,34 @@ export const make = (
         }
         waiter.grant = grant
         Deferred.unsafeDone(waiter.deferred, Effect.succeed(grant))
+        // The entries before it are all of blocked keys: carry on from the next one rather than from the head.
+        entry = following
       }
+      deciding = undefined
+      if (wakeAt < Number.POSITIVE_INFINITY) yield* alarm(wakeAt, now)
     })
 
-    yield* Effect.forkIn(Effect.forever(Effect.zipRight(Queue.take(wake), drain)), scope)
+    /**
+     * A round that dies (a bug, or a throw in the limits or the adaptive rate) must not end the dispatcher, or
+     * every call would hang: log it, fail the waiter it was deciding on so it is not retried forever, go on.
+     */
+    const round = Effect.catchAllCause(Effect.zipRight(Queue.take(wake), drain), (cause) =>
+      Effect.suspend(() => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        const waiter = deciding
+        deciding = undefined
+        if (waiter?.entry !== undefined && leave(waiter.entry)) {
+          fail(waiter, "LimiterUnavailable")
+          signal()
+        }
+        return Effect.logError("RateLimiter: dispatcher failed", cause)
+      })
+    )
+
+    yield* Effect.forkIn(Effect.forever(round), scope)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (let entry = queue.popLowest(); entry !== undefined; entry = queue.popLowest()) {
-          Deferred.unsafeDone(entry.value.deferred, Effect.fail(rejected("LimiterUnavailable")))
-        }
+        for (let entry = popLowest(); entry !== undefined; entry = popLowest()) fail(entry.value, "LimiterUnavailable")
       })
     )
 
@@ -281,7 +398,7 @@ export const make = (
         next = AdaptiveRate.onSuccess(next, { ...event, saturated }, options)
       }
       state.adaptive = next
-      if (next.rate !== before.rate || next.tokensPerSecond !== before.tokensPerSecond) budgetChanged()
+      if (next.rate !== before.rate || next.tokensPerSecond !== before.tokensPerSecond) budgetChanged(grant.key)
     }
 
     const report = (grant: Grant) => (feedback: Feedback) =>
@@ -319,7 +436,7 @@ export const make = (
       Effect.zipRight(
         Effect.sleep(millis),
         Effect.suspend(() => {
-          if (waiter.entry === undefined || !queue.remove(waiter.entry)) return Effect.never
+          if (waiter.entry === undefined || !leave(waiter.entry)) return Effect.never
           signal()
           return Effect.fail(rejected("DeadlineExceeded"))
         })
@@ -328,7 +445,7 @@ export const make = (
     /** Undoes a wait that ended without a permit: leave the queue, or return a grant that raced in. */
     const cancel = (waiter: Waiter) =>
       Effect.suspend(() => {
-        if (waiter.entry !== undefined && queue.remove(waiter.entry)) {
+        if (waiter.entry !== undefined && leave(waiter.entry)) {
           signal()
           return Effect.void
         }
@@ -345,8 +462,8 @@ export const make = (
               Effect.annotateLogs({ queued: queue.size, maxQueued: settings.maxQueued, priority: ticket.priority })
             )
             if (lowest === undefined || lowest <= rank) return yield* Effect.zipRight(shed, rejected("QueueFull"))
-            const victim = queue.popLowest()
-            if (victim !== undefined) Deferred.unsafeDone(victim.value.deferred, Effect.fail(rejected("QueueFull")))
+            const victim = popLowest()
+            if (victim !== undefined) fail(victim.value, "QueueFull")
             yield* shed
           }
           const estimate = ticket.estimatedTokens
@@ -358,7 +475,7 @@ export const make = (
             grant: undefined,
             delayed: false
           }
-          waiter.entry = queue.push(waiter, rank)
+          waiter.entry = enqueue(waiter, rank)
           signal()
           const ticketWait = ticket.maxQueueWait !== undefined ? Duration.toMillis(ticket.maxQueueWait) : undefined
           const maxWait =

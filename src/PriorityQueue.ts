@@ -49,6 +49,11 @@ export interface PriorityQueue<A> {
   readonly push: (value: A, rank: number) => Entry<A>
   /** The oldest value of the best non-empty class, without taking it. */
   readonly peek: () => Entry<A> | undefined
+  /**
+   * The entry served right after `entry` (the next of its class, else the oldest of the next non-empty class), to
+   * walk the queue in service order while removing entries. Undefined at the end, or when `entry` has left.
+   */
+  readonly next: (entry: Entry<A>) => Entry<A> | undefined
   /** Takes an entry out of the queue; false when it had already left. */
   readonly remove: (entry: Entry<A>) => boolean
   /** The worst class that holds a value. */
@@ -110,6 +115,16 @@ export const make = <A>(classes: number): PriorityQueue<A> => {
     peek: () => {
       for (const lane of lanes) {
         if (lane.head !== undefined) return lane.head
+      }
+      return undefined
+    },
+    next: (entry) => {
+      const node = entry as Node<A>
+      if (!node.queued) return undefined
+      if (node.next !== undefined) return node.next
+      for (let rank = node.rank + 1; rank < classes; rank++) {
+        const head = laneOf(rank).head
+        if (head !== undefined) return head
       }
       return undefined
     },

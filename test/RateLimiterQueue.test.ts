@@ -26,6 +26,25 @@ describe("PriorityQueue", () => {
     expect(queue.peek()?.value).toBe(1)
   })
 
+  it("walks entries in service order with next, even while removing them", () => {
+    const queue = PriorityQueue.make<string>(3)
+    const low = queue.push("low-1", 2)
+    const high = queue.push("high-1", 0)
+    queue.push("high-2", 0)
+    const walked: Array<string> = []
+    for (let entry = queue.peek(); entry !== undefined;) {
+      const following = queue.next(entry)
+      walked.push(entry.value)
+      if (entry.value === "high-2") queue.remove(entry)
+      entry = following
+    }
+    expect(walked).toEqual(["high-1", "high-2", "low-1"])
+    expect(queue.next(low)).toBeUndefined()
+    queue.remove(high)
+    expect(queue.next(high)).toBeUndefined()
+    expect(queue.toArray()).toEqual(["low-1"])
+  })
+
   it("sheds the newest entry of the worst class", () => {
     const queue = PriorityQueue.make<string>(3)
     queue.push("a", 1)
