@@ -65,6 +65,16 @@ export interface Options {
 }
 
 /**
+ * Token pacing that never spends more than `tpm` in any 60 s window, as xAI's sliding minute counts: the burst
+ * comes out of the minute's budget, so the refill runs at `(tpm − burst) / 60` per second, never slower than a
+ * quarter of the nominal rate when a caller sets a burst close to the whole minute.
+ */
+const tokenPacing = (tpm: number, burst: number): RateLimiterStore.Gcra => ({
+  intervalMillis: 60_000 / Math.max(tpm - burst, tpm / 4),
+  burst
+})
+
+/**
  * `RateLimiter.layer` was given an option it cannot work with.
  *
  * @since 0.1.0
@@ -174,8 +184,7 @@ const settings = (options: Options): Settings => {
   if (tokenBurst !== undefined && tpm === undefined) fail("tokenBurst", "to come with tokensPerMinute", tokenBurst)
   const perSecond = rps ?? (rpm !== undefined ? rpm / 60 : undefined)
   const requests = perSecond !== undefined ? { intervalMillis: 1000 / perSecond, burst } : undefined
-  const tokens =
-    tpm !== undefined ? { intervalMillis: 60_000 / tpm, burst: tokenBurst ?? Math.max(1, tpm / 60) } : undefined
+  const tokens = tpm !== undefined ? tokenPacing(tpm, tokenBurst ?? Math.max(1, tpm / 60)) : undefined
   const adaptiveInput = options.adaptive ?? (requests === undefined && tokens === undefined)
   let adaptive: AdaptiveRate.Resolved | undefined
   if (adaptiveInput !== false) {

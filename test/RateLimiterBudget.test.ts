@@ -12,8 +12,9 @@ import { admitAndRecord, holdPermit, quiesce, rejection, ticket, times } from ".
 
 describe("RateLimiter", () => {
   describe("tokens", () => {
-    // 60,000 tokens per minute: one token per millisecond; a bucket of 1,000 tokens.
-    const tokenOptions = { tokensPerMinute: 60_000, tokenBurst: 1000 }
+    // 61,000 tokens per minute with a bucket of 1,000: the refill is (61,000 − 1,000) / 60 s, one token per
+    // millisecond, so that no 60 s window ever holds more than 61,000.
+    const tokenOptions = { tokensPerMinute: 61_000, tokenBurst: 1000 }
 
     const afterFirst = (settle: (permit: RateLimiter.Permit) => Effect.Effect<void>) =>
       Effect.gen(function* () {

@@ -46,7 +46,7 @@ describe("RateLimiter review fixes", () => {
     it.scoped("admits another model's waiter while the store refuses the head's budget", () =>
       Effect.gen(function* () {
         // One token per millisecond: the first call of model a empties its bucket for a second.
-        const limiter = yield* RateLimiter.make({ tokensPerMinute: 60_000, tokenBurst: 1000 })
+        const limiter = yield* RateLimiter.make({ tokensPerMinute: 61_000, tokenBurst: 1000 })
         const log: Array<readonly [string, number]> = []
         const spent = (model: string) =>
           [
@@ -101,7 +101,7 @@ describe("RateLimiter review fixes", () => {
 
     it.scoped("never lets a later waiter of the same key pass one the store refused", () =>
       Effect.gen(function* () {
-        const limiter = yield* RateLimiter.make({ tokensPerMinute: 60_000, tokenBurst: 1000 })
+        const limiter = yield* RateLimiter.make({ tokensPerMinute: 61_000, tokenBurst: 1000 })
         const log: Array<readonly [string, number]> = []
         const spent = (estimatedTokens: number) =>
           [{ estimatedTokens }, { status: 200, info: {}, usedTokens: estimatedTokens }] as const
