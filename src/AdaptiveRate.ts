@@ -26,7 +26,7 @@ import { windowMillis } from "./RateLimitHeaders.js"
  * @category models
  */
 export interface Options {
-  /** Requests per second before anything is learned. Default 2. */
+  /** Requests per second before anything is learned. Default 4: xAI allows several per second on every tier. */
   readonly initialRate?: number
   /** The rate never goes below this. Default 0.05 (3 per minute). */
   readonly minRate?: number
@@ -60,7 +60,7 @@ export type Resolved = { readonly [K in keyof Options]-?: number }
  * @category constants
  */
 export const defaults: Resolved = {
-  initialRate: 2,
+  initialRate: 4,
   minRate: 0.05,
   maxRate: 10_000,
   beta: 0.7,

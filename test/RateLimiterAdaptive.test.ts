@@ -163,10 +163,10 @@ describe("AdaptiveRate", () => {
     AdaptiveRate.onSuccess(state, { nowMillis, admittedAtMillis: nowMillis, saturated }, options)
 
   it("grows by `growth` per saturated success while probing, and not at all when nobody waits", () => {
-    expect(start.rate).toBe(2)
-    expect(success(start, 0).rate).toBe(4)
-    expect(success(success(start, 0), 10).rate).toBe(6)
-    expect(success(start, 0, false).rate).toBe(2)
+    expect(start.rate).toBe(4)
+    expect(success(start, 0).rate).toBe(6)
+    expect(success(success(start, 0), 10).rate).toBe(8)
+    expect(success(start, 0, false).rate).toBe(4)
   })
 
   it("multiplies the rate by beta on a 429, once per congestion episode", () => {
