@@ -149,8 +149,10 @@ export const make = (options: Options) =>
         const deadlineAt = budget === undefined ? undefined : started + Duration.toMillis(Duration.decode(budget))
         const policy =
           callOptions.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => clientPolicy)
-        const priority = callOptions.priority ?? (yield* FiberRef.get(RateLimiter.currentPriority))
-        const maxQueueWait = callOptions.maxQueueWait ?? options.maxQueueWait
+        const ticket = yield* RateLimiter.ticketFor(call, {
+          priority: callOptions.priority,
+          maxQueueWait: callOptions.maxQueueWait ?? options.maxQueueWait
+        })
         const attemptTimeout = callOptions.attemptTimeout ?? options.attemptTimeout ?? "120 seconds"
         const attempts = yield* Ref.make(0)
         const deadlineHit = yield* Ref.make(false)
@@ -160,12 +162,7 @@ export const make = (options: Options) =>
             const n = yield* Ref.updateAndGet(attempts, (k) => k + 1)
             yield* Effect.annotateCurrentSpan("grok.attempt", n)
             const queued = yield* Clock.currentTimeMillis
-            const permit = yield* limiter.acquire({
-              priority,
-              estimatedTokens: call.estimatedTokens,
-              model: call.model,
-              ...(maxQueueWait !== undefined ? { maxQueueWait: Duration.decode(maxQueueWait) } : {})
-            })
+            const permit = yield* limiter.acquire(ticket)
             const admitted = yield* Clock.currentTimeMillis
             yield* GrokMetrics.recordAdmissionWait({ model: call.model, durationMillis: admitted - queued })
             yield* GrokMetrics.recordLimiterState({ snapshot: yield* limiter.snapshot, nowMillis: admitted })

@@ -225,8 +225,25 @@ export const layerStore = (
   )
 
 /**
- * The ticket for one attempt of `request`: tokens from `GrokApi.estimateTokens`, and the priority given here, else
- * the one set with `withPriority`, else `"normal"`.
+ * The ticket for one attempt of a call on `model` costing `estimatedTokens`: the priority given here, else the one
+ * set with `withPriority`, else `"normal"`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ticketFor = (
+  cost: { readonly model: string; readonly estimatedTokens: number },
+  options?: { readonly priority?: Priority | undefined; readonly maxQueueWait?: Duration.DurationInput | undefined }
+): Effect.Effect<Ticket> =>
+  Effect.map(FiberRef.get(currentPriority), (priority) => ({
+    priority: options?.priority ?? priority,
+    estimatedTokens: cost.estimatedTokens,
+    model: cost.model,
+    ...(options?.maxQueueWait !== undefined ? { maxQueueWait: Duration.decode(options.maxQueueWait) } : {})
+  }))
+
+/**
+ * The ticket for one attempt of `request`: tokens from `GrokApi.estimateTokens`, priority as in `ticketFor`.
  *
  * @since 0.1.0
  * @category constructors
@@ -235,9 +252,4 @@ export const ticket = (
   request: GrokApi.ChatRequest,
   options?: { readonly priority?: Priority; readonly maxQueueWait?: Duration.DurationInput }
 ): Effect.Effect<Ticket> =>
-  Effect.map(FiberRef.get(currentPriority), (priority) => ({
-    priority: options?.priority ?? priority,
-    estimatedTokens: GrokApi.estimateTokens(request),
-    model: request.model,
-    ...(options?.maxQueueWait !== undefined ? { maxQueueWait: Duration.decode(options.maxQueueWait) } : {})
-  }))
+  ticketFor({ model: request.model, estimatedTokens: GrokApi.estimateTokens(request) }, options)

@@ -196,17 +196,6 @@ export const deadline: {
 )
 
 /**
- * Stops a schedule when its next retry would start after the epoch milliseconds `at`.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const until: {
-  (at: number): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
-  <Out, In, R>(self: Schedule.Schedule<Out, In, R>, at: number): Schedule.Schedule<Out, In, R>
-} = dual(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, at: number) => stopPast(self, () => at))
-
-/**
  * @since 0.1.0
  * @category models
  */

@@ -25,12 +25,15 @@ export interface Exchange {
   readonly result: Either.Either<unknown, GrokError.GrokError>
 }
 
-const noAnswer = (failure: GrokError.TransportFailure): Exchange => ({
+/** An exchange that got no HTTP answer and failed with `error`. */
+const unanswered = (error: GrokError.GrokError): Exchange => ({
   status: undefined,
   requestId: undefined,
   info: RateLimitHeaders.empty,
-  result: Either.left(GrokError.classifyTransport(failure))
+  result: Either.left(error)
 })
+
+const noAnswer = (failure: GrokError.TransportFailure): Exchange => unanswered(GrokError.classifyTransport(failure))
 
 const describe = (cause: unknown): string =>
   cause instanceof Error
@@ -78,15 +81,12 @@ export const sendOnce = (options: {
           // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
           error.reason === "Transport"
             ? noAnswer({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets: options.secrets })
-            : {
-                ...noAnswer({ reason: "ConnectionFailed" }),
-                result: Either.left(
-                  new GrokError.Validation({
-                    reason: "InvalidRequest",
-                    detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, options.secrets)
-                  })
-                )
-              }
+            : unanswered(
+                new GrokError.Validation({
+                  reason: "InvalidRequest",
+                  detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, options.secrets)
+                })
+              )
         ),
       ResponseError: (error) =>
         Effect.succeed(
