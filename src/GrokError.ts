@@ -125,7 +125,9 @@ export class Validation extends Schema.TaggedError<Validation>()("Validation", {
     "UnsupportedMediaType",
     "Unprocessable",
     "InvalidRequest",
-    "InvalidInput"
+    "InvalidInput",
+    "Redirected",
+    "ResponseTooLarge"
   )
 }) {
   get isRetryable(): boolean {
@@ -137,7 +139,11 @@ export class Validation extends Schema.TaggedError<Validation>()("Validation", {
         ? "The request failed validation before it was sent"
         : this.reason === "InvalidInput"
           ? "The input is invalid"
-          : `The server refused the request as invalid (${this.reason})`
+          : this.reason === "Redirected"
+            ? "The server answered with a redirect, which is never followed: check the base URL"
+            : this.reason === "ResponseTooLarge"
+              ? "The answer is larger than the client accepts"
+              : `The server refused the request as invalid (${this.reason})`
     return compose(headline, this)
   }
 }
@@ -387,6 +393,12 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
     )
   }
   if (answer.status === 403) return Either.left(new AuthError({ ...fields, reason: "PermissionDenied" }))
+  if (answer.status >= 300 && answer.status <= 399) {
+    // Following it would resend the key to wherever it points, and drop the prompt on a 302.
+    const location = RateLimitHeaders.header(answer.headers, "location")
+    const where = location === undefined ? "no location given" : `to ${truncate(scrub(location, secrets))}`
+    return Either.left(new Validation({ ...fields, reason: "Redirected", detail: `HTTP ${answer.status} ${where}` }))
+  }
   const transient = transientReason(answer.status)
   if (transient !== undefined) {
     // An overloaded server may say how long to back off (503 + Retry-After); the retry policy honours it.
