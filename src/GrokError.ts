@@ -309,10 +309,6 @@ const isErrorObject = (json: unknown): boolean =>
 const limitFrom = (info: RateLimitHeaders.RateLimitInfo, hint: RateLimitHeaders.BodyLimitHint | undefined) =>
   hint?.kind ?? (info.tokens?.remaining === 0 ? "tokens" : info.requests?.remaining === 0 ? "requests" : "unknown")
 
-/** The wait a 429 implies: an explicit Retry-After first, else the reset of the window that ran out. */
-const waitFrom = (info: RateLimitHeaders.RateLimitInfo, limit: "requests" | "tokens" | "unknown") =>
-  info.retryAfterMillis ?? (limit === "unknown" ? undefined : info[limit]?.resetMillis)
-
 const validationReason = (status: number): Validation["reason"] | undefined => {
   switch (status) {
     case 400:
@@ -381,7 +377,7 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   if (answer.status === 429) {
     const hint = RateLimitHeaders.parseBodyLimitHint(text)
     const limit = limitFrom(info, hint)
-    const retryAfterMillis = waitFrom(info, limit)
+    const retryAfterMillis = RateLimitHeaders.requestedWaitMillis(info, limit)
     return Either.left(
       new RateLimited({
         ...fields,

@@ -405,3 +405,24 @@ const WINDOW_MILLIS = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_4
  * @category getters
  */
 export const windowMillis = (per: BodyLimitHint["per"]): number => WINDOW_MILLIS[per]
+
+/**
+ * How long an answer asks us to wait, the one rule the retry policy, the limiter's cooldown and its holds share:
+ * `retry-after-ms` or `Retry-After` first, else the reset of the window that ran out (`limit`'s, when the caller
+ * knows which limit was hit; else the later of the windows whose `remaining` is 0). Undefined when it says nothing.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const requestedWaitMillis = (
+  info: RateLimitInfo,
+  limit?: "requests" | "tokens" | "unknown"
+): number | undefined => {
+  if (info.retryAfterMillis !== undefined) return info.retryAfterMillis
+  if (limit === "requests" || limit === "tokens") return info[limit]?.resetMillis
+  const exhausted = Math.max(
+    info.requests?.remaining === 0 ? (info.requests.resetMillis ?? 0) : 0,
+    info.tokens?.remaining === 0 ? (info.tokens.resetMillis ?? 0) : 0
+  )
+  return exhausted > 0 ? exhausted : undefined
+}

@@ -1,20 +1,15 @@
 /**
  * The options of `RateLimiter.layer`, their defaults, and their validation into the limiter's settings.
- *
- * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as AdaptiveRate from "./AdaptiveRate.js"
-import type * as RateLimiterStore from "./RateLimiterStore.js"
+import * as AdaptiveRate from "../AdaptiveRate.js"
+import type * as RateLimiterStore from "../RateLimiterStore.js"
 
 /**
  * How a `RateLimiter` paces the calls that share it. Every field is optional: `{}` gives an adaptive limiter with
  * a queue of 10,000 and no concurrency cap.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Options {
   /** Requests per second for each budget key. Give this or `requestsPerMinute`, not both. Default: none. */
@@ -76,9 +71,6 @@ const tokenPacing = (tpm: number, burst: number): RateLimiterStore.Gcra => ({
 
 /**
  * `RateLimiter.layer` was given an option it cannot work with.
- *
- * @since 0.1.0
- * @category errors
  */
 export class InvalidLimiterOptions extends Schema.TaggedError<InvalidLimiterOptions>()("InvalidLimiterOptions", {
   /** The option, e.g. `requestsPerSecond` or `adaptive.beta`. */
@@ -95,9 +87,6 @@ export class InvalidLimiterOptions extends Schema.TaggedError<InvalidLimiterOpti
 
 /**
  * The validated settings the limiter runs on.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Settings {
   readonly requests: RateLimiterStore.Gcra | undefined
@@ -214,9 +203,6 @@ const settings = (options: Options): Settings => {
 
 /**
  * Checks every option and fills in the defaults; the first invalid option becomes the error.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const validate = (options: Options): Either.Either<Settings, InvalidLimiterOptions> => {
   try {
