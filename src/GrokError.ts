@@ -10,6 +10,17 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as GrokApi from "./GrokApi.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import {
+  CREDIT_STATUSES,
+  CREDITS,
+  HTML,
+  KEY_STATUSES,
+  parseJson,
+  transientReason,
+  truncate,
+  validationReason,
+  WRONG_KEY
+} from "./internal/classifyRules.js"
 import { scrub } from "./Redaction.js"
 
 /** Fields every error carries; all optional because an error raised on our side has no response. */
@@ -226,14 +237,7 @@ export type GrokErrorTag = GrokError["_tag"]
  */
 export const GrokError = Schema.Union(RateLimited, QuotaExhausted, AuthError, Validation, Transient, Rejected)
 
-const tags: ReadonlySet<string> = new Set([
-  "RateLimited",
-  "QuotaExhausted",
-  "AuthError",
-  "Validation",
-  "Transient",
-  "Rejected"
-])
+const tags: ReadonlySet<string> = new Set(GrokError.members.map((member) => member._tag))
 
 /**
  * @since 0.1.0
@@ -280,61 +284,11 @@ export interface TransportFailure {
   readonly secrets?: ReadonlyArray<string>
 }
 
-const MAX_TEXT = 2_000
-
-const truncate = (text: string) =>
-  text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text
-
-/** A key problem, written with a space ("API key"): `api_key` in a 400 names a request field, not our key. */
-const WRONG_KEY =
-  /\b(incorrect|invalid|wrong|malformed|missing|no) api[ -]key\b|\bapi[ -]key (is )?(invalid|incorrect|not valid|missing)\b/i
-const CREDITS =
-  /used all available credits|spending limit|\b(any|enough|no|insufficient|out of|exhausted) credits\b|purchase (more )?credits/i
-/** Statuses whose text may say the key is wrong (xAI sends a wrong key as 400) or that credits are spent. */
-const KEY_STATUSES: ReadonlySet<number> = new Set([400, 401, 403])
-const CREDIT_STATUSES: ReadonlySet<number> = new Set([402, 403, 429])
-const HTML = /^\s*(<!doctype html|<html|<head|<body)/i
-
-const parseJson = (text: string): Option.Option<unknown> => {
-  try {
-    return Option.some(JSON.parse(text))
-  } catch {
-    return Option.none()
-  }
-}
-
 const isErrorObject = (json: unknown): boolean =>
   Predicate.isRecord(json) && !("choices" in json) && !("data" in json) && Option.isSome(GrokApi.decodeErrorBody(json))
 
 const limitFrom = (info: RateLimitHeaders.RateLimitInfo, hint: RateLimitHeaders.BodyLimitHint | undefined) =>
   hint?.kind ?? (info.tokens?.remaining === 0 ? "tokens" : info.requests?.remaining === 0 ? "requests" : "unknown")
-
-const validationReason = (status: number): Validation["reason"] | undefined => {
-  switch (status) {
-    case 400:
-      return "BadRequest"
-    case 404:
-      return "NotFound"
-    case 405:
-      return "MethodNotAllowed"
-    case 413:
-      return "PayloadTooLarge"
-    case 415:
-      return "UnsupportedMediaType"
-    case 422:
-      return "Unprocessable"
-    default:
-      return undefined
-  }
-}
-
-const transientReason = (status: number): Transient["reason"] | undefined => {
-  if (status === 408) return "RequestTimeout"
-  if (status === 409) return "Conflict"
-  if (status === 503 || status === 529) return "Overloaded"
-  if (status >= 500 && status <= 599) return "ServerError"
-  return undefined
-}
 
 /**
  * Classifies an HTTP answer: a success yields the parsed JSON body, anything else one `GrokError`.
