@@ -44,7 +44,11 @@ export interface Options {
   readonly adaptive?: boolean | AdaptiveRate.Options
   /** The shared cooldown after a 429 that says nothing about how long to wait. Default 1 second. */
   readonly cooldownFallback?: Duration.DurationInput
-  /** The longest cooldown or hold any answer may impose. Default 10 minutes. */
+  /**
+   * The longest cooldown or hold any answer may impose on the key. A longer one is not applied at all (the call that
+   * got it fails on its own wait; the others go on), so one absurd `Retry-After` cannot freeze every call.
+   * Default 60 seconds, the longest wait the default retry policy honours.
+   */
   readonly maxCooldown?: Duration.DurationInput
   /** The prefix of every budget key. Default `"grok"`. */
   readonly key?: string
@@ -194,7 +198,7 @@ const settings = (options: Options): Settings => {
     defaultMaxQueueWaitMillis: millis("defaultMaxQueueWait", options.defaultMaxQueueWait, false),
     adaptive,
     cooldownFallbackMillis: millis("cooldownFallback", options.cooldownFallback, true) ?? 1_000,
-    maxCooldownMillis: millis("maxCooldown", options.maxCooldown, false) ?? 600_000,
+    maxCooldownMillis: millis("maxCooldown", options.maxCooldown, false) ?? 60_000,
     key,
     perModel: options.perModel ?? true,
     onStoreError

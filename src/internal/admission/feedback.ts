@@ -45,6 +45,25 @@ const hold = (engine: Engine.Engine, gateway: StoreGateway, key: string, millis:
   })
 
 /**
+ * A hold longer than `maxCooldown` is not imposed on anyone: no caller would wait that long (the default retry
+ * policy gives up on waits past 60 s), and one hostile or broken answer must not freeze every call of the key.
+ * The call that got it fails on its own wait; the others go on, and meet the server's verdict themselves.
+ */
+const holdUnlessAbsurd = (
+  engine: Engine.Engine,
+  gateway: StoreGateway,
+  key: string,
+  millis: number,
+  now: number,
+  cause: string
+): Effect.Effect<void> =>
+  millis <= engine.settings.maxCooldownMillis
+    ? hold(engine, gateway, key, millis, now, cause)
+    : Effect.logInfo("RateLimiter: a hold longer than maxCooldown was not applied").pipe(
+        Effect.annotateLogs({ key, holdMillis: Math.round(millis), maxCooldownMillis: engine.settings.maxCooldownMillis, cause })
+      )
+
+/**
  * How long a 429 whose body named the limit holds: the share of the window taken by the excess
  * (`(actual − limit) / limit`, at least one unit's interval, at most the whole window).
  */
@@ -100,9 +119,7 @@ export const report =
           charged !== grant.tokens
             ? settle(engine, gateway, grant.store, grant.key, 0, charged - grant.tokens)
             : Effect.void,
-          wait > 0
-            ? hold(engine, gateway, grant.key, Math.min(wait, engine.settings.maxCooldownMillis), now, cause)
-            : Effect.void
+          wait > 0 ? holdUnlessAbsurd(engine, gateway, grant.key, wait, now, cause) : Effect.void
         )
       })
     })
