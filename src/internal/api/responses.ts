@@ -56,7 +56,7 @@ export const TextFormat = Schema.Union(
     {
       type: Schema.Literal("json_schema"),
       name: Schema.optional(Schema.String),
-      schema: Schema.Unknown,
+      schema: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
       strict: Schema.optional(Schema.Boolean)
     },
     rest
