@@ -89,21 +89,35 @@ export const makeSseParser = (maxEventBytes: number): SseParser => {
     line(joined)
   }
 
+  /**
+   * The next CR or LF at or after `from` in `bytes`, or -1, by native `indexOf`. The CR search is remembered for
+   * the chunk, since CR is rare: a chunk without one is scanned for it once, not once per line.
+   */
+  let crChunk: Uint8Array | undefined
+  let nextCR = -1
+  const lineEnd = (bytes: Uint8Array, from: number) => {
+    if (crChunk !== bytes || (nextCR >= 0 && nextCR < from)) {
+      crChunk = bytes
+      nextCR = bytes.indexOf(CR, from)
+    }
+    const lf = bytes.indexOf(LF, from)
+    return lf < 0 ? nextCR : nextCR < 0 ? lf : Math.min(lf, nextCR)
+  }
+
   const feed = (bytes: Uint8Array): Either.Either<ReadonlyArray<SseEvent>, number> => {
     let start = 0
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[i]
-      if (afterCR) {
-        afterCR = false
-        if (byte === LF) {
-          start = i + 1
-          continue
-        }
+    crChunk = undefined
+    if (afterCR && bytes.length > 0) {
+      afterCR = false
+      if (bytes[0] === LF) start = 1
+    }
+    for (let end = lineEnd(bytes, start); end >= 0; end = lineEnd(bytes, start)) {
+      wholeLine(bytes.subarray(start, end))
+      start = end + 1
+      if (bytes[end] === CR) {
+        if (start === bytes.length) afterCR = true
+        else if (bytes[start] === LF) start += 1
       }
-      if (byte !== LF && byte !== CR) continue
-      wholeLine(bytes.subarray(start, i))
-      afterCR = byte === CR
-      start = i + 1
       if (dataBytes > maxEventBytes) return Either.left(maxEventBytes)
     }
     if (start < bytes.length) {
