@@ -197,6 +197,14 @@ export const layer = (options: Options = {}): Layer.Layer<CircuitBreaker, Invali
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options>
+  config: Config.Config.Wrap<Options> = {}
 ): Layer.Layer<CircuitBreaker, InvalidCircuitBreakerOptions | ConfigError.ConfigError> =>
-  Layer.scoped(CircuitBreaker, Effect.flatMap(Config.unwrap(config), make))
+  Layer.scoped(
+    CircuitBreaker,
+    Effect.gen(function* () {
+      // `Config.unwrap` of an empty struct throws in effect 3.22: nothing to read then.
+      const options: Options =
+        Config.isConfig(config) || Object.keys(config).length > 0 ? yield* Config.unwrap(config) : {}
+      return yield* make(options)
+    })
+  )

@@ -244,6 +244,10 @@ describe("CircuitBreaker, surroundings", () => {
         )
       )
       expect(state).toBe("Open")
+      const defaults = yield* Effect.flatMap(CircuitBreaker.CircuitBreaker, (breaker) =>
+        Effect.zipRight(calls(breaker, repeat("failure", 4)), breaker.state(KEY))
+      ).pipe(Effect.provide(CircuitBreaker.layerConfig()))
+      expect(defaults).toBe("Closed")
     })
   )
 
