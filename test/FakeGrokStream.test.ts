@@ -141,6 +141,30 @@ for (const front of fronts) {
       }).pipe(Effect.provide(front.layer({ script: ["truncated"] })))
     )
 
+    it.effect("streams a huge prompt in at most 256 deltas, and answers 413 to a body over 10 MiB", () =>
+      Effect.gen(function* () {
+        const long = Array.from({ length: 5000 }, (_, i) => `w${i}`).join(" ")
+        const chunks = chunksOf(framesOf((yield* send({ path: "/chat/completions", body: streamed(long) })).text))
+        expect(textOf(chunks)).toBe(`echo: ${long}`)
+        expect(chunks.length).toBeLessThanOrEqual(256 + 2)
+        const tooLarge = yield* send({ path: "/chat/completions", body: chatBody("x".repeat(11 * 1024 * 1024)) })
+        expect(tooLarge.status).toBe(413)
+        expect(JSON.parse(tooLarge.text)).toMatchObject({ error: expect.stringContaining("too large") })
+        expect((yield* lastArrival).kind).toBe("invalid")
+      }).pipe(Effect.provide(front.layer()))
+    )
+
+    it.live("notices a consumer interrupted mid-stream: the connection closes and the fake stops writing", () =>
+      Effect.gen(function* () {
+        const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ")
+        const { frames } = yield* firstFrames({ path: "/chat/completions", body: streamed(long) }, 2)
+        expect(frames.length).toBe(2)
+        const closed = yield* arrivalsUntil((all) => all[0]?.stream !== undefined && all[0].stream.state !== "open")
+        expect(closed[0]?.stream?.state).toBe("client-closed")
+        expect(closed[0]!.stream!.chunksSent).toBeLessThan(54) // of 54 frames: it stopped early
+      }).pipe(Effect.provide(front.layer({ chunkMillis: 20 })))
+    )
+
     it.effect("records the client closing the connection when a consumer lets go after the first chunk", () =>
       Effect.gen(function* () {
         const { frames } = yield* firstFrames({ path: "/chat/completions", body: streamed() }, 1)

@@ -47,6 +47,12 @@ export const json = (
   reset: false
 })
 
+/** An answer whose JSON body is already text (a kept answer). */
+export const jsonText = (status: number, kind: ArrivalKind, text: string): Answer => ({
+  ...json(status, kind, null),
+  body: whole(text)
+})
+
 export const SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 /** A 200 that streams `frames`; a stream that breaks also says `connection: close`, as a dropped upstream does. */

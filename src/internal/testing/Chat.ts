@@ -85,16 +85,19 @@ export const read = (body: unknown, reasoningTokens: number): Generation | strin
   const content = answerText(prompt)
   const maxOutputTokens = capOf(request.max_completion_tokens, request.max_tokens)
   const tokens = countTokens({ model, characters, answer: content, maxOutputTokens, reasoningTokens })
+  const deferred = request.deferred === true
   return {
     model,
     prompt,
-    stream: request.stream === true,
+    stream: request.stream === true && !deferred,
     tokens,
     render: (ids: Ids): Rendered => {
       const id = ids.next()
+      const completion = completionBody(id, ids.createdSeconds, model, content, tokens)
       return {
-        json: completionBody(id, ids.createdSeconds, model, content, tokens),
-        frames: () => chunkFrames(id, ids.createdSeconds, model, content, tokens)
+        json: deferred ? { request_id: id } : completion,
+        frames: () => chunkFrames(id, ids.createdSeconds, model, content, tokens),
+        ...(deferred ? { deferred: { id, completion } } : {})
       }
     }
   }

@@ -13,7 +13,7 @@ import * as Quota from "./Quota.js"
 import type { FaultKind, ScriptStep, StreamFaultKind } from "./Scenario.js"
 import { faultKinds, streamFaultKinds } from "./Scenario.js"
 import type { State } from "./State.js"
-import { store } from "./State.js"
+import { keep } from "./State.js"
 
 /** What the front end tells the engine about now. */
 export interface Env {
@@ -36,11 +36,18 @@ const countServed = (state: State, generation: Generation, nowMillis: number) =>
   if (state.tokens) Quota.logAdd(state.tokens, generation.tokens.total, nowMillis)
 }
 
-/** A normal answer, whole or streamed: its tokens are counted and a Responses answer is stored. */
+/**
+ * A normal answer, whole or streamed: its tokens are counted, a Responses answer is stored, a deferred completion is
+ * kept until `deferredMillis` from now.
+ */
 const normal = (state: State, generation: Generation, env: Env, kind: ArrivalKind = "ok"): Answer => {
   const rendered = generation.render(env.ids)
   countServed(state, generation, env.nowMillis)
-  if (rendered.stored) store(state, rendered.stored.id, rendered.stored.response)
+  if (rendered.stored) keep(state.stored, rendered.stored.id, { json: JSON.stringify(rendered.stored.response) })
+  if (rendered.deferred) {
+    const readyAtMillis = env.nowMillis + state.scenario.deferredMillis
+    keep(state.deferred, rendered.deferred.id, { json: JSON.stringify(rendered.deferred.completion), readyAtMillis })
+  }
   return generation.stream ? stream(kind, rendered.frames().frames, "close", true) : json(200, kind, rendered.json)
 }
 

@@ -4,7 +4,7 @@
  * passes in, and keeps the log of arrivals. It holds no timers and reads no clock of its own.
  */
 import type { Answer, ArrivalKind, Body } from "./Answer.js"
-import { json } from "./Answer.js"
+import { json, jsonText, whole } from "./Answer.js"
 import * as Chat from "./Chat.js"
 import type { Env } from "./Decide.js"
 import * as Decide from "./Decide.js"
@@ -15,7 +15,7 @@ import * as Responses from "./Responses.js"
 import type { Scenario } from "./Scenario.js"
 import { resolve } from "./Scenario.js"
 import type { State } from "./State.js"
-import { initial } from "./State.js"
+import { initial, take } from "./State.js"
 
 export type { Env } from "./Decide.js"
 
@@ -26,7 +26,12 @@ export interface Incoming {
   readonly path: string
   readonly authorization: string | undefined
   readonly body: string
+  /** The body was over `MAX_BODY_BYTES` and was not kept (`body` is then empty). */
+  readonly tooLarge?: boolean
 }
+
+/** The largest request body xAI accepts (its 413 names it). */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024
 
 /** How far a streamed answer got: `"client-closed"` when the client went away before the server ended it. */
 export interface StreamProgress {
@@ -82,7 +87,7 @@ export interface Engine {
   readonly handle: (incoming: Incoming, env: Env) => Reply
   readonly arrivals: () => ReadonlyArray<Arrival>
   readonly clearArrivals: () => void
-  /** Replaces the scenario and resets quota, script, PRNG and stored responses. */
+  /** Replaces the scenario and resets quota, script, PRNG, stored responses and deferred completions. */
   readonly setScenario: (scenario: Scenario, nowMillis: number) => void
 }
 
@@ -91,19 +96,22 @@ const bearer = (header: string | undefined): string | undefined => {
   return match ? match[1]!.trim() : undefined
 }
 
-const storedId = (path: string): string | undefined => {
-  const match = /^\/v1\/responses\/([^/]+)$/.exec(path)
-  if (!match) return undefined
+/** The id in a path under `prefix`, decoded when it can be. */
+const idUnder = (prefix: string, path: string): string | undefined => {
+  if (!path.startsWith(prefix)) return undefined
+  const raw = path.slice(prefix.length)
+  if (raw === "" || raw.includes("/")) return undefined
   try {
-    return decodeURIComponent(match[1]!)
+    return decodeURIComponent(raw)
   } catch {
-    return match[1]!
+    return raw
   }
 }
 
 type Reader = (body: unknown, reasoningTokens: number) => Generation | string
 
 const generate = (state: State, read: Reader, incoming: Incoming, key: string, env: Env): Answer => {
+  if (incoming.tooLarge) return json(413, "invalid", Errors.forStatus(413, ""))
   let parsed: unknown
   try {
     parsed = JSON.parse(incoming.body)
@@ -115,28 +123,41 @@ const generate = (state: State, read: Reader, incoming: Incoming, key: string, e
   return Decide.generation(state, generation, key, env)
 }
 
+/** `GET` or `DELETE /v1/responses/{id}`. */
 const storedResponse = (state: State, method: string, id: string): Answer => {
-  const response = state.stored.get(id)
+  const response = state.stored.entries.get(id)
   if (response === undefined) return json(404, "invalid", Errors.noSuchResponse(id))
-  if (method === "GET") return json(200, "ok", response)
-  state.stored.delete(id)
+  if (method === "GET") return jsonText(200, "ok", response.json)
+  take(state.stored, id)
   return json(200, "ok", Responses.deleted(id))
+}
+
+/** `GET /v1/chat/deferred-completion/{id}`: 202 with an empty body while pending, the completion once, then 404. */
+const deferredCompletion = (state: State, id: string, nowMillis: number): Answer => {
+  const pending = state.deferred.entries.get(id)
+  if (pending === undefined) return json(404, "invalid", Errors.noSuchDeferred(id))
+  if (nowMillis < pending.readyAtMillis) return { ...json(202, "ok", null), body: whole("") }
+  take(state.deferred, id)
+  return jsonText(200, "ok", pending.json)
 }
 
 /** Routes a request: unknown paths get 404 before the bearer is checked, as xAI's router does. */
 const route = (state: State, incoming: Incoming, env: Env): Answer => {
   const { method, path } = incoming
-  const id = storedId(path)
+  const stored = method === "GET" || method === "DELETE" ? idUnder("/v1/responses/", path) : undefined
+  const deferred = method === "GET" ? idUnder("/v1/chat/deferred-completion/", path) : undefined
   const known =
     (method === "POST" && (path === "/v1/chat/completions" || path === "/v1/responses")) ||
     (method === "GET" && path === "/v1/models") ||
-    ((method === "GET" || method === "DELETE") && id !== undefined)
+    stored !== undefined ||
+    deferred !== undefined
   if (!known) return json(404, "invalid", Errors.noSuchPath(method, path))
   const key = bearer(incoming.authorization)
   if (key !== state.scenario.apiKey) return json(400, "auth", Errors.wrongKey(key))
   if (path === "/v1/chat/completions") return generate(state, Chat.read, incoming, key, env)
   if (path === "/v1/responses") return generate(state, Responses.read, incoming, key, env)
-  if (id !== undefined) return storedResponse(state, method, id)
+  if (stored !== undefined) return storedResponse(state, method, stored)
+  if (deferred !== undefined) return deferredCompletion(state, deferred, env.nowMillis)
   return json(200, "ok", Chat.modelList(state.scenario.models))
 }
 

@@ -167,6 +167,12 @@ export const noSuchResponse = (id: string): CodeBody => ({
   error: `Response with id ${id} not found.`
 })
 
+/** The 404 for a deferred completion that is unknown, expired, or already collected. */
+export const noSuchDeferred = (id: string): CodeBody => ({
+  code: Code.notFound,
+  error: `Deferred completion with request id ${id} not found. It may have expired or already been retrieved.`
+})
+
 /** The `data:` payload of an error that breaks a chat stream: xAI's `{"code", "error"}` body. */
 export const streamError: CodeBody = {
   code: Code.unavailable,

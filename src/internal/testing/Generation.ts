@@ -36,6 +36,8 @@ export interface Rendered {
   readonly frames: () => Frames
   /** A Responses answer the server keeps for `GET /v1/responses/{id}` (unless the request said `store: false`). */
   readonly stored?: { readonly id: string; readonly response: unknown }
+  /** A deferred chat request: `json` is the `{request_id}` acknowledgement, this the completion collected later. */
+  readonly deferred?: { readonly id: string; readonly completion: unknown }
 }
 
 /** A generation request that was read successfully. */
@@ -82,10 +84,16 @@ export const answerText = (prompt: string): string => `echo: ${prompt}`
 /** The reasoning text sent when the scenario adds reasoning tokens. */
 export const REASONING_TEXT = "The user wants their message echoed back."
 
-/** Splits text into the deltas of a stream: words with their trailing spaces, never an empty piece. */
+/** At most this many deltas per stream: a huge prompt makes longer deltas, not unbounded frames. */
+export const MAX_PIECES = 256
+
+/** Splits text into the deltas of a stream: words with their spaces, never an empty piece, at most `MAX_PIECES`. */
 export const pieces = (text: string): ReadonlyArray<string> => {
-  const found = text.match(/\s*\S+\s*/g)
-  return found === null || found.length === 0 ? [text] : found
+  const words = text.match(/\s*\S+\s*/g)
+  if (words === null || words.length === 0) return [text]
+  if (words.length <= MAX_PIECES) return words
+  const per = Math.ceil(words.length / MAX_PIECES)
+  return Array.from({ length: Math.ceil(words.length / per) }, (_, i) => words.slice(i * per, (i + 1) * per).join(""))
 }
 
 /** The smallest positive cap among the given values, if any. */

@@ -15,7 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import type * as Engine from "./Engine.js"
+import * as Engine from "./Engine.js"
 import { uuidFrom } from "./Generation.js"
 import { prng } from "./Scenario.js"
 
@@ -116,9 +116,12 @@ const exchange = (
   signal: AbortSignal
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.gen(function* () {
-    const body = yield* bodyText(request)
+    const text = yield* bodyText(request)
+    const tooLarge = encoder.encode(text).length > Engine.MAX_BODY_BYTES
+    const body = tooLarge ? "" : text
     const authorization = request.headers["authorization"]
-    const reply = engine.handle({ method: request.method, path: url.pathname, authorization, body }, yield* clockEnv)
+    const incoming = { method: request.method, path: url.pathname, authorization, body, tooLarge }
+    const reply = engine.handle(incoming, yield* clockEnv)
     if (reply.delayMillis > 0) yield* Effect.sleep(reply.delayMillis)
     if (reply.reset) {
       const cause = new Error("The fake Grok server reset the connection")

@@ -122,6 +122,8 @@ export interface Scenario {
   readonly streamFaultAfter?: number
   /** Pause before each chunk or event of a streamed answer. Default 0. */
   readonly chunkMillis?: number
+  /** How long after its submission a deferred completion (`"deferred": true`) is ready. Default 1000. */
+  readonly deferredMillis?: number
   /** How long a `"slow"` answer waits. Default 2000. */
   readonly slowMillis?: number
   /** Base latency of every answer. Default 0. */
@@ -181,6 +183,7 @@ export const ScenarioSchema = Schema.Struct({
   streamFaults: exact(Schema.Array(StreamFault).pipe(Schema.minItems(1))),
   streamFaultAfter: exact(Schema.Int.pipe(Schema.nonNegative())),
   chunkMillis: exact(NonNegativeNumber),
+  deferredMillis: exact(NonNegativeNumber),
   slowMillis: exact(NonNegativeNumber),
   latencyMillis: exact(NonNegativeNumber),
   outages: exact(Schema.Array(OutageSchema)),
@@ -226,6 +229,7 @@ export interface Resolved {
   readonly streamFaults: ReadonlyArray<StreamFaultKind>
   readonly streamFaultAfter: number
   readonly chunkMillis: number
+  readonly deferredMillis: number
   readonly slowMillis: number
   readonly latencyMillis: number
   readonly outages: ReadonlyArray<Outage>
@@ -259,6 +263,7 @@ export const resolve = (scenario: Scenario = {}): Resolved => ({
   streamFaults: scenario.streamFaults && scenario.streamFaults.length > 0 ? scenario.streamFaults : streamFaultKinds,
   streamFaultAfter: scenario.streamFaultAfter ?? 2,
   chunkMillis: scenario.chunkMillis ?? 0,
+  deferredMillis: scenario.deferredMillis ?? 1000,
   slowMillis: scenario.slowMillis ?? 2000,
   latencyMillis: scenario.latencyMillis ?? 0,
   outages: scenario.outages ?? [],

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { Socket } from "node:net"
 import { performance } from "node:perf_hooks"
-import type * as Engine from "./Engine.js"
+import * as Engine from "./Engine.js"
 
 export interface Listening {
   /** Base URL including `/v1`. */
@@ -96,7 +96,13 @@ export const listen = (engine: Engine.Engine): Promise<Listening> => {
 
   const server = Http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    let bytes = 0
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length
+      // Past the limit the upload is read to its end but not kept: the answer is a 413.
+      if (bytes <= Engine.MAX_BODY_BYTES) chunks.push(chunk)
+      else chunks.length = 0
+    })
     req.on("error", () => req.socket.destroy())
     req.on("end", () => {
       const reply = engine.handle(
@@ -104,7 +110,8 @@ export const listen = (engine: Engine.Engine): Promise<Listening> => {
           method: req.method ?? "GET",
           path: pathOf(req.url ?? "/"),
           authorization: req.headers.authorization,
-          body: Buffer.concat(chunks).toString("utf8")
+          body: bytes > Engine.MAX_BODY_BYTES ? "" : Buffer.concat(chunks).toString("utf8"),
+          tooLarge: bytes > Engine.MAX_BODY_BYTES
         },
         socketEnv()
       )
