@@ -1,7 +1,7 @@
 /**
- * A fake xAI Grok server for tests, demos and benchmarks: it answers like xAI (chat completions, the Responses API,
- * models; whole or streamed as SSE), with scripted answers, outages, exact request and token quotas, and injected
- * faults. One scenario engine, two front ends:
+ * A fake xAI Grok server for tests, demos and benchmarks: it answers like xAI (chat completions, deferred
+ * completions, the Responses API, models; whole or streamed as SSE), with scripted answers, outages, exact request
+ * and token quotas, and injected faults. One scenario engine, two front ends:
  *
  * - `start` / `make` / `layer`: a real HTTP server on 127.0.0.1 (`node:http`) on the wall clock, for end-to-end
  *   tests, the CLI and benchmarks;
