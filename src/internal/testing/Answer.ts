@@ -11,9 +11,18 @@ export type ArrivalKind = "ok" | FaultKind | StreamFaultKind | "rate-limited" | 
  * A body sent whole, or a stream of SSE frames. A stream ends with `"close"` (the server ends the body after the
  * frames) or `"stall"` (the server sends nothing more and keeps the connection open).
  */
-export type Body =
-  | { readonly _tag: "Whole"; readonly text: string }
-  | { readonly _tag: "Stream"; readonly frames: ReadonlyArray<string>; readonly end: "close" | "stall" }
+export type Body = Whole | Streamed
+
+export interface Whole {
+  readonly _tag: "Whole"
+  readonly text: string
+}
+
+export interface Streamed {
+  readonly _tag: "Stream"
+  readonly frames: ReadonlyArray<string>
+  readonly end: "close" | "stall"
+}
 
 /** One answer: `reset` means the connection is destroyed without an answer. */
 export interface Answer {

@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
+import type { Streamed } from "./Answer.js"
 import * as Engine from "./Engine.js"
 import { uuidFrom } from "./Generation.js"
 import { prng } from "./Scenario.js"
@@ -64,8 +65,12 @@ const NULL_BODY = new Set([204, 205, 304])
  * The frames of a streamed reply as a `ReadableStream`: each pull waits `chunkMillis` on the caller's clock, then
  * yields the next frame; after the last it closes, or for a stall waits until the consumer cancels.
  */
-const frameStream = (reply: Engine.Reply, runtime: Runtime.Runtime<never>, signal: AbortSignal) => {
-  const { frames, end } = reply.body._tag === "Stream" ? reply.body : { frames: [], end: "close" as const }
+const frameStream = (
+  { frames, end }: Streamed,
+  reply: Engine.Reply,
+  runtime: Runtime.Runtime<never>,
+  signal: AbortSignal
+) => {
   let index = 0
   let cancelPull: (() => void) | undefined
   const closedByClient = () => {
@@ -102,7 +107,10 @@ const frameStream = (reply: Engine.Reply, runtime: Runtime.Runtime<never>, signa
 
 const webResponse = (reply: Engine.Reply, runtime: Runtime.Runtime<never>, signal: AbortSignal): Response => {
   if (reply.body._tag === "Stream") {
-    return new Response(frameStream(reply, runtime, signal), { status: reply.status, headers: reply.headers })
+    return new Response(frameStream(reply.body, reply, runtime, signal), {
+      status: reply.status,
+      headers: reply.headers
+    })
   }
   const text = reply.body.text
   const headers = { ...reply.headers, "content-length": String(encoder.encode(text).length) }

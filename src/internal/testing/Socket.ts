@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { Socket } from "node:net"
 import { performance } from "node:perf_hooks"
+import type { Streamed } from "./Answer.js"
 import * as Engine from "./Engine.js"
 
 export interface Listening {
@@ -44,9 +45,12 @@ interface Timers {
 }
 
 /** Writes the frames one by one, `chunkMillis` apart, then ends the body or, for a stall, leaves it open. */
-const writeStream = (res: Http.ServerResponse, reply: Engine.Reply, { schedule, closing }: Timers) => {
-  if (reply.body._tag !== "Stream") return
-  const { frames, end } = reply.body
+const writeStream = (
+  res: Http.ServerResponse,
+  { frames, end }: Streamed,
+  reply: Engine.Reply,
+  { schedule, closing }: Timers
+) => {
   res.on("close", () => {
     if (!res.writableEnded && !closing()) reply.progress.clientClosed()
   })
@@ -71,7 +75,7 @@ const writeStream = (res: Http.ServerResponse, reply: Engine.Reply, { schedule, 
 const write = (req: Http.IncomingMessage, res: Http.ServerResponse, reply: Engine.Reply, timers: Timers) => {
   if (reply.reset) return void req.socket.destroy()
   if (res.destroyed) return
-  if (reply.body._tag === "Stream") return writeStream(res, reply, timers)
+  if (reply.body._tag === "Stream") return writeStream(res, reply.body, reply, timers)
   res.writeHead(reply.status, { ...reply.headers, "content-length": String(Buffer.byteLength(reply.body.text)) })
   res.end(reply.body.text)
 }
