@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as FakeGrok from "../../src/testing/FakeGrok.js"
+import { FakeGrok } from "grok-resilience/testing"
 import {
   cliCommand,
   disposeCli,
