@@ -28,6 +28,7 @@ import * as Progress from "./progress.js"
 import * as Records from "./records.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
+import { takesEscapes } from "./terminal.js"
 
 /**
  * Where the runner writes: progress, notices and the human summary go to stderr, the JSON summary to stdout.
@@ -38,7 +39,8 @@ import { type Outcome, Tally } from "./tally.js"
 export interface Io {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
-  readonly stderrIsTTY: boolean
+  /** stderr is a terminal that takes escapes (and NO_COLOR is unset): progress is redrawn in place. */
+  readonly stderrTakesEscapes: boolean
 }
 
 /**
@@ -50,7 +52,7 @@ export interface Io {
 export const processIo: Io = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
-  stderrIsTTY: process.stderr.isTTY === true
+  stderrTakesEscapes: takesEscapes(process.stderr)
 }
 
 /** An error after which no other call can succeed: the key is refused or the credits are gone. */
@@ -177,7 +179,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       }
       const processAll = Effect.scoped(
         Effect.gen(function* () {
-          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrIsTTY, write: io.stderr })
+          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrTakesEscapes, write: io.stderr })
           yield* Input.lines(config.input).pipe(
             Stream.map(parse),
             Stream.filter(pending),

@@ -69,15 +69,17 @@ export interface Running {
   readonly done: Promise<Finished>
 }
 
-/** Starts the CLI with these arguments (after `grok-resilience`). */
+/** Starts the CLI with these arguments (after `grok-resilience`); a variable set to `undefined` in `env` is unset. */
 export const startCli = async (
   args: ReadonlyArray<string>,
   options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMillis?: number } = {}
 ): Promise<Running> => {
   const command = await cliCommand()
+  const env = { ...cleanEnv(), ...options.env }
+  for (const name of Object.keys(env)) if (env[name] === undefined) delete env[name]
   const child = spawn(process.execPath, [...command, ...args], {
     cwd: root,
-    env: { ...cleanEnv(), ...options.env },
+    env,
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""
