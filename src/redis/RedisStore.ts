@@ -21,8 +21,8 @@ import { hostname } from "node:os"
 import * as RateLimiter from "../RateLimiter.js"
 import * as RateLimiterStore from "../RateLimiterStore.js"
 import * as FailoverStore from "./FailoverStore.js"
-import * as RedisConnection from "./RedisConnection.js"
-import * as Scripts from "./scripts.js"
+import * as RedisConnection from "../internal/redis/connection.js"
+import * as Scripts from "../internal/redis/scripts.js"
 
 /**
  * What to do while Redis does not answer.
