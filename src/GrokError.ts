@@ -34,7 +34,9 @@ const common = {
   /** The error body as received (scrubbed and truncated). */
   body: Schema.optional(Schema.String),
   /** `x-should-retry` from the server, which overrides the default retryability. */
-  shouldRetry: Schema.optional(Schema.Boolean)
+  shouldRetry: Schema.optional(Schema.Boolean),
+  /** What a stream delivered before it failed: its text so far and how many chunks or events. */
+  received: Schema.optional(Schema.Struct({ text: Schema.String, chunks: Schema.Number }))
 }
 
 const suffix = (self: { readonly status?: number | undefined; readonly requestId?: string | undefined }) =>
@@ -51,10 +53,14 @@ const compose = (
     readonly detail?: string | undefined
     readonly status?: number | undefined
     readonly requestId?: string | undefined
+    readonly received?: { readonly text: string; readonly chunks: number } | undefined
   }
 ) => {
   const where = suffix(self)
-  return `${headline}${self.detail ? `: ${self.detail}` : ""}${where ? ` (${where})` : ""}`
+  const received = self.received
+    ? `; the stream had delivered ${self.received.chunks} chunks (${self.received.text.length} chars of text)`
+    : ""
+  return `${headline}${self.detail ? `: ${self.detail}` : ""}${received}${where ? ` (${where})` : ""}`
 }
 
 /**
@@ -161,7 +167,8 @@ export class Validation extends Schema.TaggedError<Validation>()("Validation", {
 
 /**
  * A failure that may pass: 408, 409, 5xx and 529, transport failures, timeouts, bodies cut short or not JSON,
- * HTML error pages, and an xAI error object sent with HTTP 200.
+ * HTML error pages, an xAI error object sent with HTTP 200, and a stream that was cut (`StreamCut`) or went
+ * silent for its idle timeout (`StreamStalled`).
  *
  * @since 0.1.0
  * @category errors
@@ -178,7 +185,9 @@ export class Transient extends Schema.TaggedError<Transient>()("Transient", {
     "MalformedBody",
     "HtmlBody",
     "ErrorInBody",
-    "UnexpectedStatus"
+    "UnexpectedStatus",
+    "StreamCut",
+    "StreamStalled"
   ),
   /** The server's `Retry-After` on a 503 or other 5xx, honoured by the retry policy like a 429's. */
   retryAfterMillis: Schema.optional(Schema.Number)

@@ -60,7 +60,12 @@ const holdUnlessAbsurd = (
   millis <= engine.settings.maxCooldownMillis
     ? hold(engine, gateway, key, millis, now, cause)
     : Effect.logInfo("RateLimiter: a hold longer than maxCooldown was not applied").pipe(
-        Effect.annotateLogs({ key, holdMillis: Math.round(millis), maxCooldownMillis: engine.settings.maxCooldownMillis, cause })
+        Effect.annotateLogs({
+          key,
+          holdMillis: Math.round(millis),
+          maxCooldownMillis: engine.settings.maxCooldownMillis,
+          cause
+        })
       )
 
 /**

@@ -128,7 +128,7 @@ export const make = (
 ): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function* () {
     const engine = yield* Engine.make(settings)
-    const gateway = StoreGateway.make(settings, store)
+    const gateway = yield* StoreGateway.make(settings, store)
     yield* Dispatcher.start(engine, gateway, yield* Effect.scope)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {

@@ -1,13 +1,14 @@
 /**
- * Every call the limiter makes to its store, and the one place that decides what happens when the store fails:
- * in `"fallback"` mode the attempt is paced by a local memory store (the Redis store's failover, when used, has
- * already scaled that to this process's share), in `"reject"` mode the key's waiters fail with
- * `LimiterUnavailable`. Settles and holds that the store cannot take are kept local and logged at Debug.
+ * Every call the limiter makes to its store, and the one place that decides what happens when the store fails.
+ * In `"fallback"` mode the store is wrapped in the failover (a local memory store at the share the store names,
+ * probed back to the shared one); in `"reject"` mode a failed reservation fails the key's waiters with
+ * `LimiterUnavailable`. Settles and holds that the store cannot take are logged at Debug and dropped.
  */
 import * as Effect from "effect/Effect"
-import * as MemoryStore from "../../MemoryStore.js"
+import type * as Scope from "effect/Scope"
 import * as RateLimiterStore from "../../RateLimiterStore.js"
 import type * as LimiterOptions from "../limiterOptions.js"
+import * as Failover from "./failover.js"
 
 export interface Reserved {
   readonly reservation: RateLimiterStore.Reservation
@@ -37,17 +38,40 @@ const storeCall = <A>(
     )
   )
 
-export const make = (settings: LimiterOptions.Settings, store: RateLimiterStore.Service): StoreGateway => {
-  const fallback = MemoryStore.fromCore(MemoryStore.makeCore())
-  let storeDown = false
+/** A probe for a store that names none: an empty reservation, which changes no budget. */
+const emptyReservation = (store: RateLimiterStore.Service) =>
+  Effect.suspend(() => Effect.asVoid(store.reserve({ key: "probe", requests: 0, tokens: 0, limits: {} })))
 
-  const storeFailed = (error: RateLimiterStore.RateLimiterStoreError) =>
-    Effect.suspend(() => {
-      if (storeDown) return Effect.void
-      storeDown = true
-      const next = settings.onStoreError === "fallback" ? "pacing this process alone" : "rejecting calls"
-      return Effect.logWarning(`RateLimiter: ${error.message}; ${next} until it answers again`)
-    })
+/** The store as the limiter uses it: behind the failover in `"fallback"` mode, as it is in `"reject"` mode. */
+export const guarded = (
+  onStoreError: LimiterOptions.Settings["onStoreError"],
+  store: RateLimiterStore.Service
+): Effect.Effect<RateLimiterStore.Service, never, Scope.Scope> => {
+  if (onStoreError === "reject") return Effect.succeed(store)
+  const failover = store.failover
+  // A store that dies (a bug, a throw) fails over like one that fails.
+  const primary: RateLimiterStore.Service = {
+    reserve: (request) => storeCall("reserve", () => store.reserve(request)),
+    settle: (request) => storeCall("settle", () => store.settle(request)),
+    hold: (request) => storeCall("hold", () => store.hold(request))
+  }
+  return Failover.make({
+    primary,
+    localShare: failover?.localShare ?? 1,
+    probe: failover?.probe ?? emptyReservation(primary),
+    ...(failover?.probeInterval !== undefined ? { probeInterval: failover.probeInterval } : {}),
+    name: failover?.name ?? "the limiter store"
+  })
+}
+
+export const make = (
+  settings: LimiterOptions.Settings,
+  configured: RateLimiterStore.Service
+): Effect.Effect<StoreGateway, never, Scope.Scope> =>
+  Effect.map(guarded(settings.onStoreError, configured), (store) => makeOver(store))
+
+const makeOver = (store: RateLimiterStore.Service): StoreGateway => {
+  let storeDown = false
 
   const reserve = (request: RateLimiterStore.ReserveRequest) =>
     storeCall("reserve", () => store.reserve(request)).pipe(
@@ -56,12 +80,12 @@ export const make = (settings: LimiterOptions.Settings, store: RateLimiterStore.
         return { reservation, store }
       }),
       Effect.catchAll((error) =>
-        Effect.zipRight(
-          storeFailed(error),
-          settings.onStoreError === "reject"
-            ? Effect.succeed(undefined)
-            : Effect.map(Effect.orDie(fallback.reserve(request)), (reservation) => ({ reservation, store: fallback }))
-        )
+        Effect.suspend(() => {
+          if (storeDown) return Effect.succeed(undefined)
+          storeDown = true
+          const logged = Effect.logWarning(`RateLimiter: ${error.message}; rejecting calls until it answers again`)
+          return Effect.as(logged, undefined)
+        })
       )
     )
 
