@@ -3,9 +3,8 @@
  *
  * @since 0.1.0
  */
-import type * as GrokApi from "../GrokApi.js"
-import * as GrokClient from "../GrokClient.js"
-import type * as GrokError from "../GrokError.js"
+import type { GrokApi, GrokError } from "grok-resilience"
+import { GrokClient } from "grok-resilience"
 
 /**
  * An input id: a non-empty string or a finite number, written back exactly as given.

@@ -15,9 +15,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Path from "node:path"
-import * as GrokClient from "../GrokClient.js"
-import type * as GrokError from "../GrokError.js"
-import * as RetryPolicy from "../RetryPolicy.js"
+import type { GrokError } from "grok-resilience"
+import { GrokClient, RetryPolicy } from "grok-resilience"
 import * as Endpoint from "./endpoint.js"
 import { describe, ExitCode, UsageError } from "./errors.js"
 import * as Input from "./input.js"
@@ -29,6 +28,7 @@ import * as Progress from "./progress.js"
 import * as Records from "./records.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
+import { takesEscapes } from "./terminal.js"
 
 /**
  * Where the runner writes: progress, notices and the human summary go to stderr, the JSON summary to stdout.
@@ -39,7 +39,8 @@ import { type Outcome, Tally } from "./tally.js"
 export interface Io {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
-  readonly stderrIsTTY: boolean
+  /** stderr is a terminal that takes escapes (and NO_COLOR is unset): progress is redrawn in place. */
+  readonly stderrTakesEscapes: boolean
 }
 
 /**
@@ -51,7 +52,7 @@ export interface Io {
 export const processIo: Io = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
-  stderrIsTTY: process.stderr.isTTY === true
+  stderrTakesEscapes: takesEscapes(process.stderr)
 }
 
 /** An error after which no other call can succeed: the key is refused or the credits are gone. */
@@ -178,7 +179,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       }
       const processAll = Effect.scoped(
         Effect.gen(function* () {
-          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrIsTTY, write: io.stderr })
+          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrTakesEscapes, write: io.stderr })
           yield* Input.lines(config.input).pipe(
             Stream.map(parse),
             Stream.filter(pending),
