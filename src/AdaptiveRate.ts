@@ -10,9 +10,9 @@
  *   limit), multiplies the rate by `beta`, and successes then follow `W + scale·(t − K)³` with
  *   `K = ∛(W·(1 − beta)/scale)`: fast far below `W`, slow near it, probing past it only carefully. One decrease
  *   per congestion episode: a 429 of a call admitted before the last decrease changes nothing.
- * - **Evidence**: a 429 body that names the limit ("Requests per Second (actual/limit): 21/20") and
- *   `x-ratelimit-{limit,remaining,reset}` headers give the limit itself; the rate then jumps to it (times
- *   `hintSafety` or `headerSafety`) and never probes past it.
+ * - **Evidence**: a 429 body that names the limit ("Requests per Second (actual/limit): 21/20") and the quota of
+ *   `x-ratelimit-limit-*` headers over its period (per minute, as OpenAI and xAI count) give the limit itself;
+ *   the rate then jumps to it (times `hintSafety` or `headerSafety`) and never probes past it.
  *
  * Every function takes the time as an argument; the limiter feeds it `Clock` time.
  *
@@ -41,6 +41,14 @@ export interface Options {
   readonly scale?: number
   /** Requests per second added per success while probing; also caps every later increase. Default 2. */
   readonly growth?: number
+  /**
+   * While probing, the rate may also grow by this share per round trip (each success adds `roundTripGrowth /
+   * its latency`), whichever is faster: against a fast server with room to spare the start takes a few round
+   * trips rather than seconds, and an overshoot is seen one short round trip later. Default 0.1.
+   *
+   * @since 0.2.0
+   */
+  readonly roundTripGrowth?: number
   /** Share of a limit named by a 429 body that is used, in (0, 1]. Default 1: the body names the exact limit. */
   readonly hintSafety?: number
   /** Share of a limit estimated from `x-ratelimit-*` headers that is used, in (0, 1]. Default 0.95. */
@@ -66,6 +74,7 @@ export const defaults: Resolved = {
   beta: 0.7,
   scale: 0.1,
   growth: 2,
+  roundTripGrowth: 0.1,
   hintSafety: 1,
   headerSafety: 0.95
 }
@@ -117,7 +126,7 @@ const measure = (meter: Meter, fromMillis: number, nowMillis: number): number | 
   return (total * 1000) / (nowMillis - from)
 }
 
-/** Recent refill-rate bounds from headers, newest last; the estimate is their minimum. */
+/** Recent rates named by headers, newest last; the estimate is their minimum. */
 type Samples = ReadonlyArray<number>
 
 const SAMPLES = 16
@@ -147,6 +156,9 @@ export interface State {
   readonly tokenSamples: Samples
   readonly accepted: Meter
 }
+
+/** Round trips shorter than this grow the rate as much as this one: loopback answers take less than a millisecond. */
+const MIN_ROUND_TRIP_MILLIS = 5
 
 const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value))
 
@@ -188,12 +200,19 @@ export const onSuccess = (
   const accepted = record(state.accepted, event.admittedAtMillis)
   if (!event.saturated) return { ...state, accepted }
   const ceiling = Math.min(options.maxRate, ceilingOf(state))
-  const step = state.rate + options.growth
+  const roundTrip = Math.max(MIN_ROUND_TRIP_MILLIS, event.nowMillis - event.admittedAtMillis) / 1000
+  const step = state.rate + Math.max(options.growth, options.roundTripGrowth / roundTrip)
   const t = (event.nowMillis - state.epochMillis) / 1000 - state.k
   const target = state.phase === "SlowStart" ? step : Math.min(step, state.lastMaxRate + options.scale * t ** 3)
   const rate = clamp(Math.max(state.rate, target), options.minRate, Math.max(options.minRate, ceiling))
   return { ...state, accepted, rate }
 }
+
+/**
+ * The cut on leaving slow start is half as deep: `W` is then the rate accepted over the ramp, which the slow
+ * first part of the ramp already drags below the limit.
+ */
+const halfCut = (beta: number) => 1 - (1 - beta) / 2
 
 const decrease = (
   state: State,
@@ -204,12 +223,13 @@ const decrease = (
   // No success at all in the window says nothing about the limit: fall back to the rate itself.
   const cap = measured !== undefined && measured > 0 ? measured : state.rate
   const lastMaxRate = Math.max(options.minRate, Math.min(state.rate, cap))
+  const beta = state.phase === "SlowStart" ? halfCut(options.beta) : options.beta
   return {
     ...state,
     phase: "Avoidance" as const,
     lastMaxRate,
-    rate: Math.max(options.minRate, lastMaxRate * options.beta),
-    k: Math.cbrt((lastMaxRate * (1 - options.beta)) / options.scale),
+    rate: Math.max(options.minRate, lastMaxRate * beta),
+    k: Math.cbrt((lastMaxRate * (1 - beta)) / options.scale),
     epochMillis: event.nowMillis
   }
 }
@@ -266,22 +286,18 @@ export const onHint = (
 }
 
 /**
- * The refill rate, per second, that one `x-ratelimit-*` window of a token-bucket server implies: `limit −
- * remaining` units come back within `reset` (the time until the bucket is full again, as OpenAI-compatible
- * servers define it). `remaining` is rounded down, so this is an upper bound of the true rate, exact when the
- * bucket held a whole number of units; the minimum over recent answers is therefore a tight estimate.
- * `undefined` when the window says nothing usable (full, or fields missing).
+ * The rate, per second, that one `x-ratelimit-*` window names: its quota over the period it is counted in
+ * (`limit` per minute for OpenAI-style headers, `q` per `w` for an IETF policy). `remaining` and `reset` describe
+ * the burst the server allows right now, which is usually far smaller than the period's quota, so they are not a
+ * rate: the limiter reads them as a cap on the next sends instead. `undefined` when the window names no period.
  *
  * @since 0.1.0
  * @category getters
  */
 export const sample = (window: RateLimitHeaders.LimitWindow | undefined): number | undefined => {
-  if (window?.limit === undefined || window.remaining === undefined || window.resetMillis === undefined) {
-    return undefined
-  }
-  const used = window.limit - window.remaining
-  if (!(used > 0) || !(window.resetMillis > 0)) return undefined
-  return (used * 1000) / window.resetMillis
+  if (window?.limit === undefined || window.periodMillis === undefined) return undefined
+  if (!(window.limit > 0) || !(window.periodMillis > 0)) return undefined
+  return (window.limit * 1000) / window.periodMillis
 }
 
 const push = (samples: Samples, value: number): Samples => [...samples.slice(-(SAMPLES - 1)), value]

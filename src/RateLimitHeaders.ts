@@ -17,7 +17,14 @@ export const LimitWindow = Schema.Struct({
   limit: Schema.optional(Schema.Number),
   remaining: Schema.optional(Schema.Number),
   /** Milliseconds from the response until the window resets. */
-  resetMillis: Schema.optional(Schema.Number)
+  resetMillis: Schema.optional(Schema.Number),
+  /**
+   * The period `limit` is counted over, in milliseconds, where the header family says it: 60 s for OpenAI-style
+   * `x-ratelimit-limit-*` (a quota per minute), `w` of an IETF `RateLimit-Policy`.
+   *
+   * @since 0.2.0
+   */
+  periodMillis: Schema.optional(Schema.Number)
 })
 
 /**
@@ -200,22 +207,28 @@ export const parseDuration = (value: string): number | undefined => {
 const limitWindow = (
   limit: number | undefined,
   remaining: number | undefined,
-  resetMillis: number | undefined
+  resetMillis: number | undefined,
+  periodMillis?: number
 ): LimitWindow | undefined =>
   limit === undefined && remaining === undefined && resetMillis === undefined
     ? undefined
     : {
         ...(limit !== undefined ? { limit } : {}),
         ...(remaining !== undefined ? { remaining } : {}),
-        ...(resetMillis !== undefined ? { resetMillis } : {})
+        ...(resetMillis !== undefined ? { resetMillis } : {}),
+        ...(limit !== undefined && periodMillis !== undefined && periodMillis > 0 ? { periodMillis } : {})
       }
+
+/** OpenAI's `limit` is the quota per minute (RPM, TPM); `remaining` is what the burst allows now. */
+const OPENAI_PERIOD_MILLIS = 60_000
 
 /** OpenAI style: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, reset as a Go duration. */
 const openAiWindow = (headers: HeaderInput, kind: "requests" | "tokens"): LimitWindow | undefined =>
   limitWindow(
     decimal(header(headers, `x-ratelimit-limit-${kind}`), MAX_COUNT),
     decimal(header(headers, `x-ratelimit-remaining-${kind}`), MAX_COUNT),
-    read(headers, `x-ratelimit-reset-${kind}`, parseDuration)
+    read(headers, `x-ratelimit-reset-${kind}`, parseDuration),
+    OPENAI_PERIOD_MILLIS
   )
 
 /** Legacy `X-RateLimit-*`: the reset is delta seconds, or epoch seconds once it is past 1e9. */
@@ -248,10 +261,11 @@ const ietfWindow = (headers: HeaderInput): LimitWindow | undefined => {
   )
   const policies = itemList(header(headers, "ratelimit-policy")).flatMap(({ name, params }) => {
     const quota = decimal(params.get("q"), MAX_COUNT)
-    return quota === undefined ? [] : [{ name, quota }]
+    const periodMillis = secondsToMillis(decimal(params.get("w"), MAX_SECONDS))
+    return quota === undefined ? [] : [{ name, quota, periodMillis }]
   })
   const policy = policies.find((candidate) => candidate.name === state?.name) ?? policies[0]
-  return limitWindow(policy?.quota, state?.remaining, state?.resetMillis)
+  return limitWindow(policy?.quota, state?.remaining, state?.resetMillis, policy?.periodMillis)
 }
 
 /** The older draft trio `RateLimit-Limit` (first item of a possible list), `-Remaining`, `-Reset` (delta seconds). */

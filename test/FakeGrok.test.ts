@@ -392,7 +392,7 @@ describe("FakeGrok", () => {
       })
     )
 
-    it.scoped("sends x-ratelimit headers with Go durations on every answer", () =>
+    it.scoped("sends x-ratelimit headers with OpenAI's meaning and Go durations on every answer", () =>
       Effect.gen(function* () {
         const grok = yield* FakeGrok.make({
           requestsPerMinute: 60,
@@ -401,7 +401,7 @@ describe("FakeGrok", () => {
           rateLimitHeaders: true
         })
         const first = yield* chat(grok)
-        expect(first.headers.get("x-ratelimit-limit-requests")).toBe("3")
+        expect(first.headers.get("x-ratelimit-limit-requests")).toBe("60")
         expect(first.headers.get("x-ratelimit-remaining-requests")).toBe("2")
         expect(first.headers.get("x-ratelimit-reset-requests")).toBe("1s")
         expect(first.headers.get("x-ratelimit-limit-tokens")).toBe("10000")

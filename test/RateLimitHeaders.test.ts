@@ -116,7 +116,7 @@ describe("RateLimitHeaders", () => {
       expect(RateLimitHeaders.parse({ "x-should-retry": "maybe" }, NOW)).toStrictEqual({})
     })
 
-    it("reads OpenAI-style x-ratelimit-* headers for requests and tokens", () => {
+    it("reads OpenAI-style x-ratelimit-* headers for requests and tokens, the limit as a quota per minute", () => {
       const info = RateLimitHeaders.parse(
         {
           "x-ratelimit-limit-requests": "60",
@@ -129,8 +129,8 @@ describe("RateLimitHeaders", () => {
         NOW
       )
       expect(info).toStrictEqual({
-        requests: { limit: 60, remaining: 59, resetMillis: 1000 },
-        tokens: { limit: 150_000, remaining: 149_984, resetMillis: 360_000 }
+        requests: { limit: 60, remaining: 59, resetMillis: 1000, periodMillis: 60_000 },
+        tokens: { limit: 150_000, remaining: 149_984, resetMillis: 360_000, periodMillis: 60_000 }
       })
       expect(RateLimitHeaders.parse({ "x-ratelimit-reset-tokens": "20ms" }, NOW)).toStrictEqual({
         tokens: { resetMillis: 20 }
@@ -160,10 +160,10 @@ describe("RateLimitHeaders", () => {
       expect(info).toStrictEqual({ requests: { remaining: 5 } })
     })
 
-    it("reads the IETF RateLimit and RateLimit-Policy fields, taking the lowest remaining", () => {
+    it("reads the IETF RateLimit and RateLimit-Policy fields, taking the lowest remaining and its policy's window", () => {
       expect(
         RateLimitHeaders.parse({ RateLimit: '"default";r=50;t=30', "RateLimit-Policy": '"permin";q=50;w=60' }, NOW)
-      ).toStrictEqual({ requests: { limit: 50, remaining: 50, resetMillis: 30_000 } })
+      ).toStrictEqual({ requests: { limit: 50, remaining: 50, resetMillis: 30_000, periodMillis: 60_000 } })
       const several = RateLimitHeaders.parse(
         {
           RateLimit: '"permin";r=40;t=12, "daily";r=3;t=3600',
@@ -171,7 +171,9 @@ describe("RateLimitHeaders", () => {
         },
         NOW
       )
-      expect(several).toStrictEqual({ requests: { limit: 1000, remaining: 3, resetMillis: 3_600_000 } })
+      expect(several).toStrictEqual({
+        requests: { limit: 1000, remaining: 3, resetMillis: 3_600_000, periodMillis: 86_400_000 }
+      })
     })
 
     it("reads the older RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset trio", () => {

@@ -59,7 +59,14 @@ const simulate = (options: {
         yield* Effect.sleep(options.latencyMillis ?? 50)
         const headers: RateLimitInfo =
           options.style === "headers"
-            ? { requests: { limit: options.burst, remaining: verdict.remaining, resetMillis: verdict.resetMillis } }
+            ? {
+                requests: {
+                  limit: options.limit * 60,
+                  remaining: verdict.remaining,
+                  resetMillis: verdict.resetMillis,
+                  periodMillis: 60_000
+                }
+              }
             : {}
         if (verdict.accepted) {
           ok++
@@ -159,8 +166,9 @@ describe("RateLimiter adaptive mode", () => {
 describe("AdaptiveRate", () => {
   const options = AdaptiveRate.defaults
   const start = AdaptiveRate.initial(options)
-  const success = (state: AdaptiveRate.State, nowMillis: number, saturated = true) =>
-    AdaptiveRate.onSuccess(state, { nowMillis, admittedAtMillis: nowMillis, saturated }, options)
+  /** A success whose call took `roundTripMillis` (one second by default: slow enough that `growth` applies). */
+  const success = (state: AdaptiveRate.State, nowMillis: number, saturated = true, roundTripMillis = 1000) =>
+    AdaptiveRate.onSuccess(state, { nowMillis, admittedAtMillis: nowMillis - roundTripMillis, saturated }, options)
 
   it("grows by `growth` per saturated success while probing, and not at all when nobody waits", () => {
     expect(start.rate).toBe(4)
@@ -169,29 +177,36 @@ describe("AdaptiveRate", () => {
     expect(success(start, 0, false).rate).toBe(4)
   })
 
-  it("multiplies the rate by beta on a 429, once per congestion episode", () => {
+  it("grows by a tenth per round trip when round trips are short, counting any shorter than 5 ms as 5 ms", () => {
+    expect(success(start, 0, true, 20).rate).toBeCloseTo(4 + 0.1 / 0.02)
+    expect(success(start, 0, true, 5).rate).toBeCloseTo(4 + 20)
+    expect(success(start, 0, true, 0).rate).toBeCloseTo(4 + 20)
+    expect(success(start, 0, true, 100).rate).toBe(6)
+  })
+
+  it("multiplies the rate by beta on a 429, once per congestion episode, and half as deep on leaving slow start", () => {
     const fast = { ...start, rate: 40 }
     const first = AdaptiveRate.onThrottle(fast, { nowMillis: 1000, admittedAtMillis: 990, sinceMillis: 0 }, options)
-    expect(first.rate).toBeCloseTo(28)
+    expect(first.rate).toBeCloseTo(40 * 0.85)
     expect(first).toMatchObject({ phase: "Avoidance", lastMaxRate: 40, epochMillis: 1000 })
     const again = AdaptiveRate.onThrottle(first, { nowMillis: 1005, admittedAtMillis: 995, sinceMillis: 0 }, options)
     expect(again).toBe(first)
     const later = AdaptiveRate.onThrottle(first, { nowMillis: 1500, admittedAtMillis: 1400, sinceMillis: 0 }, options)
-    expect(later.rate).toBeCloseTo(28 * 0.7)
+    expect(later.rate).toBeCloseTo(40 * 0.85 * 0.7)
   })
 
   it("remembers the rate the server accepted, not the overshoot, as W", () => {
     let state: AdaptiveRate.State = { ...start, rate: 40 }
     // 20 successes admitted in the last second: the server accepted 20 per second.
-    for (let i = 0; i < 20; i++) state = success(state, 1000 + i * 50, false)
+    for (let i = 0; i < 20; i++) state = success(state, 1000 + i * 50, false, 0)
     const after = AdaptiveRate.onThrottle(state, { nowMillis: 2000, admittedAtMillis: 1990, sinceMillis: 0 }, options)
     expect(after.lastMaxRate).toBeCloseTo(20)
-    expect(after.rate).toBeCloseTo(14)
+    expect(after.rate).toBeCloseTo(17)
   })
 
   it("climbs back along the cubic curve, reaching W after K seconds", () => {
     const after = AdaptiveRate.onThrottle(
-      { ...start, rate: 20 },
+      { ...start, phase: "Avoidance", rate: 20 },
       { nowMillis: 0, admittedAtMillis: 1, sinceMillis: 0 },
       options
     )
@@ -227,14 +242,18 @@ describe("AdaptiveRate", () => {
     expect(hinted.rate).toBe(start.rate)
   })
 
-  it("reads a refill rate from x-ratelimit headers as the minimum of recent upper bounds", () => {
-    expect(AdaptiveRate.sample({ limit: 5, remaining: 4, resetMillis: 50 })).toBe(20)
-    expect(AdaptiveRate.sample({ limit: 5, remaining: 5, resetMillis: 0 })).toBeUndefined()
-    expect(AdaptiveRate.sample({ remaining: 0, resetMillis: 50 })).toBeUndefined()
-    const info = (remaining: number, resetMillis: number) => ({ requests: { limit: 5, remaining, resetMillis } })
-    const first = AdaptiveRate.onHeaders(start, { nowMillis: 0, info: info(2, 120) }, options)
+  it("reads the rate of x-ratelimit headers as the quota over its period, not from remaining and reset", () => {
+    // OpenAI's meaning: 1200 per minute, a burst of 5 of which 4 are left, full again in 50 ms.
+    expect(AdaptiveRate.sample({ limit: 1200, remaining: 4, resetMillis: 50, periodMillis: 60_000 })).toBe(20)
+    expect(AdaptiveRate.sample({ limit: 1200, remaining: 4, resetMillis: 50 })).toBeUndefined()
+    expect(AdaptiveRate.sample({ remaining: 0, resetMillis: 50, periodMillis: 60_000 })).toBeUndefined()
+    expect(AdaptiveRate.sample({ limit: 0, periodMillis: 60_000 })).toBeUndefined()
+    const info = (limit: number) => ({ requests: { limit, remaining: 4, resetMillis: 50, periodMillis: 60_000 } })
+    const first = AdaptiveRate.onHeaders(start, { nowMillis: 0, info: info(1500) }, options)
     expect(first.rate).toBeCloseTo(25 * 0.95)
-    const second = AdaptiveRate.onHeaders(first, { nowMillis: 10, info: info(4, 50) }, options)
+    const second = AdaptiveRate.onHeaders(first, { nowMillis: 10, info: info(1200) }, options)
     expect(second.rate).toBeCloseTo(20 * 0.95)
+    const third = AdaptiveRate.onHeaders(second, { nowMillis: 20, info: info(1500) }, options)
+    expect(third.rate).toBeCloseTo(20 * 0.95)
   })
 })

@@ -155,6 +155,7 @@ const adaptiveOptions = (options: AdaptiveRate.Options): AdaptiveRate.Resolved =
   positive("adaptive.maxRate", options.maxRate)
   positive("adaptive.scale", options.scale)
   positive("adaptive.growth", options.growth)
+  positive("adaptive.roundTripGrowth", options.roundTripGrowth)
   fraction("adaptive.beta", options.beta, false)
   fraction("adaptive.hintSafety", options.hintSafety, true)
   fraction("adaptive.headerSafety", options.headerSafety, true)

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Engine from "./engine.js"
+import * as HeaderGate from "./headerGate.js"
 import { settle } from "./feedback.js"
 import type * as PriorityQueue from "./priorityQueue.js"
 import type { Reserved, StoreGateway } from "./storeGateway.js"
@@ -72,10 +73,13 @@ const admit = (ctx: Context, round: Round, entry: Entry, answer: Reserved, asked
       return engine.queue.peek()
     }
     engine.inFlight++
+    const state = Engine.stateOf(engine, waiter.key)
+    state.admitted++
     const grant: Engine.Grant = {
       key: waiter.key,
       tokens: waiter.tokens,
       admittedAtMillis: askedAt,
+      seq: state.admitted,
       delayed: waiter.delayed || engine.queue.size > 0,
       store: answer.store,
       reported: false,
@@ -107,6 +111,12 @@ const decide = (ctx: Context, round: Round, entry: Entry): Effect.Effect<Entry |
     if (state.holdUntil > round.now) {
       waiter.delayed = true
       skip(round, key, state.holdUntil)
+      return next()
+    }
+    const gateOpensAt = state.gate !== undefined ? HeaderGate.openAt(state.gate, state.admitted, round.now) : 0
+    if (gateOpensAt > round.now) {
+      waiter.delayed = true
+      skip(round, key, gateOpensAt)
       return next()
     }
     const limits = Engine.limitsOf(engine, state)

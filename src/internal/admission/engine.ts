@@ -11,6 +11,7 @@ import { Rejected } from "../../GrokError.js"
 import type * as RateLimiterStore from "../../RateLimiterStore.js"
 import type * as LimiterOptions from "../limiterOptions.js"
 import { PRIORITIES, type Ticket } from "./contract.js"
+import type * as HeaderGate from "./headerGate.js"
 import * as PriorityQueue from "./priorityQueue.js"
 
 /** An admitted attempt's share of the budget, until it is reported and released. */
@@ -18,6 +19,8 @@ export interface Grant {
   readonly key: string
   readonly tokens: number
   readonly admittedAtMillis: number
+  /** The key's admission count with this one: which answers are newer than others. */
+  readonly seq: number
   /** The caller waited for the rate, the hold or the cap: demand exceeded what was admitted. */
   readonly delayed: boolean
   /** The store that took the reservation (the configured one, or the local fallback). */
@@ -41,6 +44,10 @@ export interface KeyState {
   /** A cooldown start was logged and its end is still to be logged. */
   cooling: boolean
   adaptive: AdaptiveRate.State | undefined
+  /** Calls of the key admitted so far. */
+  admitted: number
+  /** What the newest `x-ratelimit-remaining-requests` still allows. */
+  gate: HeaderGate.Gate | undefined
 }
 
 export interface Engine {
@@ -115,7 +122,13 @@ export const stateOf = (self: Engine, key: string): KeyState => {
   let state = self.keys.get(key)
   if (state === undefined) {
     const adaptive = self.settings.adaptive
-    state = { holdUntil: 0, cooling: false, adaptive: adaptive && AdaptiveRate.initial(adaptive) }
+    state = {
+      holdUntil: 0,
+      cooling: false,
+      adaptive: adaptive && AdaptiveRate.initial(adaptive),
+      admitted: 0,
+      gate: undefined
+    }
     self.keys.set(key, state)
   }
   return state

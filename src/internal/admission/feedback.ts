@@ -10,6 +10,7 @@ import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import type * as RateLimiterStore from "../../RateLimiterStore.js"
 import type { Feedback } from "./contract.js"
 import * as Engine from "./engine.js"
+import * as HeaderGate from "./headerGate.js"
 import type { StoreGateway } from "./storeGateway.js"
 
 /** Moves `requests` and `tokens` of `key`'s budget (negative gives back); a give-back may let a waiter go. */
@@ -78,25 +79,50 @@ const hintWaitMillis = (hint: RateLimitHeaders.BodyLimitHint | undefined): numbe
   return RateLimitHeaders.windowMillis(hint.per) * share
 }
 
+/**
+ * The requests window as a hold should read it: when the headers name the quota's period the header gate paces
+ * the key exactly (a unit back every `period / limit`), so `remaining: 0` needs no hold until the whole bucket is
+ * full again.
+ */
+const heldWindows = (info: RateLimitHeaders.RateLimitInfo): RateLimitHeaders.RateLimitInfo =>
+  info.requests?.periodMillis !== undefined ? { ...info, requests: undefined } : info
+
 /** The hold an answer imposes on its key: a 429's wait, or the reset of a window the headers say ran out. */
 const holdMillis = (engine: Engine.Engine, feedback: Feedback): number =>
   feedback.status === 429
     ? (RateLimitHeaders.requestedWaitMillis(feedback.info) ??
       hintWaitMillis(feedback.hint) ??
       engine.settings.cooldownFallbackMillis)
-    : (RateLimitHeaders.requestedWaitMillis({ ...feedback.info, retryAfterMillis: undefined }) ?? 0)
+    : (RateLimitHeaders.requestedWaitMillis({ ...heldWindows(feedback.info), retryAfterMillis: undefined }) ?? 0)
 
-const adapt = (engine: Engine.Engine, state: Engine.KeyState, grant: Engine.Grant, feedback: Feedback, now: number) => {
+/**
+ * What a 429 meant to the adaptive rate: `"new"` started a congestion episode (the rate was cut), `"again"` cut
+ * it again sooner after the last cut than the wait the server asked for (the cut did not help), `"same"` came
+ * from a call admitted before the last cut.
+ */
+type Throttle = "new" | "again" | "same"
+
+const adapt = (
+  engine: Engine.Engine,
+  state: Engine.KeyState,
+  grant: Engine.Grant,
+  feedback: Feedback,
+  now: number,
+  wait: number
+): Throttle | undefined => {
   const options = engine.settings.adaptive
   const before = state.adaptive
-  if (options === undefined || before === undefined) return
+  if (options === undefined || before === undefined) return undefined
   let next = AdaptiveRate.onHeaders(before, { nowMillis: now, info: feedback.info }, options)
   const event = { nowMillis: now, admittedAtMillis: grant.admittedAtMillis, sinceMillis: state.holdUntil }
+  let throttle: Throttle | undefined
   if (feedback.status === 429) {
+    const previousCut = next.epochMillis
     next =
       feedback.hint !== undefined
         ? AdaptiveRate.onHint(next, { ...event, hint: feedback.hint }, options)
         : AdaptiveRate.onThrottle(next, event, options)
+    throttle = next.epochMillis === previousCut ? "same" : now - previousCut < wait ? "again" : "new"
   } else if (feedback.status !== undefined && feedback.status >= 200 && feedback.status <= 299) {
     const saturated = grant.delayed || engine.queue.size > 0
     next = AdaptiveRate.onSuccess(next, { ...event, saturated }, options)
@@ -104,9 +130,30 @@ const adapt = (engine: Engine.Engine, state: Engine.KeyState, grant: Engine.Gran
   state.adaptive = next
   if (next.rate !== before.rate || next.tokensPerSecond !== before.tokensPerSecond)
     Engine.budgetChanged(engine, grant.key)
+  return throttle
 }
 
-/** The `report` of a permit: settle, hold and adapt, once. */
+/**
+ * The shared hold of a 429 in adaptive mode. The rate cut is the answer to a lone 429: the call that got it waits
+ * its own `Retry-After` (a whole-second one is mostly the rounding of a wait of a few tens of milliseconds), and
+ * the key pauses for at most one interval at the cut rate, so the calls admitted meanwhile do not pile onto an
+ * empty bucket. Only when 429s go on after a cut does every caller wait the whole time the server asked for.
+ */
+const adaptiveHoldMillis = (wait: number, throttle: Throttle | undefined, state: Engine.KeyState): number => {
+  if (throttle === undefined || throttle === "again") return wait
+  if (throttle === "same") return 0
+  const rate = state.adaptive?.rate
+  return rate !== undefined && rate > 0 ? Math.min(wait, 1000 / rate) : wait
+}
+
+/** The newest answer's `remaining` caps the next sends; a gate that opens further may let a waiter go. */
+const gate = (engine: Engine.Engine, state: Engine.KeyState, grant: Engine.Grant, feedback: Feedback, now: number) => {
+  const before = state.gate
+  state.gate = HeaderGate.update(before, feedback.info.requests, grant.seq, now, engine.settings.maxCooldownMillis)
+  if (state.gate !== before) Engine.budgetChanged(engine, grant.key)
+}
+
+/** The `report` of a permit: settle, hold, gate and adapt, once. */
 export const report =
   (engine: Engine.Engine, gateway: StoreGateway, grant: Engine.Grant) =>
   (feedback: Feedback): Effect.Effect<void> =>
@@ -117,8 +164,10 @@ export const report =
         const state = Engine.stateOf(engine, grant.key)
         const used = feedback.usedTokens
         const charged = feedback.status !== 429 && used !== undefined && used >= 0 ? used : 0
-        const wait = holdMillis(engine, feedback)
-        adapt(engine, state, grant, feedback, now)
+        const requested = holdMillis(engine, feedback)
+        const throttle = adapt(engine, state, grant, feedback, now, requested)
+        const wait = feedback.status === 429 ? adaptiveHoldMillis(requested, throttle, state) : requested
+        gate(engine, state, grant, feedback, now)
         const cause = feedback.status === 429 ? "429" : "remaining 0"
         return Effect.zipRight(
           charged !== grant.tokens

@@ -22,7 +22,11 @@ export const waitHeaders = (style: RetryAfterStyle, waitMillis: number, wallMill
   }
 }
 
-/** `x-ratelimit-*` headers describing the quota state now, when the scenario asks for them. */
+/**
+ * `x-ratelimit-*` headers describing the quota state now, when the scenario asks for them, with OpenAI's meaning:
+ * `limit` is the quota per minute, `remaining` what the bucket (the burst) allows right now, `reset` the time
+ * until the bucket is full again. The burst is usually far smaller than the minute's quota.
+ */
 export const rateLimitHeaders = (state: State, answer: Answer, nowMillis: number): Record<string, string> => {
   if (!state.scenario.rateLimitHeaders) return {}
   const headers: Record<string, string> = {}
@@ -35,7 +39,8 @@ export const rateLimitHeaders = (state: State, answer: Answer, nowMillis: number
       remaining: state.scenario.burst,
       reset: 0
     }
-    headers["x-ratelimit-limit-requests"] = String(state.scenario.burst)
+    const perMinute = buckets.map((b) => Quota.WINDOW_MILLIS / b.intervalMillis)
+    if (perMinute.length > 0) headers["x-ratelimit-limit-requests"] = String(Math.floor(Math.min(...perMinute)))
     headers["x-ratelimit-remaining-requests"] = String(scriptedWait !== undefined ? 0 : tightest.remaining)
     headers["x-ratelimit-reset-requests"] = Quota.goDuration(Math.max(tightest.reset, scriptedWait ?? 0))
   }

@@ -106,7 +106,10 @@ export interface Scenario {
   readonly tokensPerMinute?: number
   /** How a 429 names its wait. Default `"seconds"`. */
   readonly retryAfter?: RetryAfterStyle
-  /** Send `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on every answer. Default false. */
+  /**
+   * Send `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` on every answer, as OpenAI does: `limit` the quota
+   * per minute, `remaining` what the bucket allows now, `reset` the time until it is full. Default false.
+   */
   readonly rateLimitHeaders?: boolean
   /** The 429 body names the limit like xAI does. Default true; false sends a generic "Too many requests". */
   readonly limitInBody?: boolean
