@@ -1,6 +1,12 @@
 /**
- * `npm run bench`: runs every scenario over real HTTP against the fake Grok server, for grok-resilience and, in the
- * same run, the openai SDK with its defaults and a plain fetch retry loop, and prints one table per scenario.
+ * `npm run bench`: runs every group and ends with one table of every target of issues 14 and 17 (`targets.ts`).
+ * Groups, all by default, or the ones named (`npm run bench -- perf cli`):
+ *   perf     CPU per call against raw @effect/platform HttpClient (`cpu.ts`), the event loop with 10,000 calls
+ *            queued (`stall.ts`, in a child process)
+ *   pacing   every scenario over real HTTP against the fake Grok server, for grok-resilience and, in the same run,
+ *            the openai SDK with its defaults and a plain fetch retry loop, one table per scenario; the adaptive start
+ *   cli      the batch CLI at scale and resuming (`cli-scale.ts`)
+ *   redis    four processes sharing one quota through Redis (`redis.ts`)
  *
  * Options (after `npm run bench --`):
  *   --repeat N           grok-resilience runs per scenario (default 1; the other contenders run once)
@@ -9,8 +15,11 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --cli-sizes a,b      prompts per CLI scale run (default 3000,10000)
  */
+import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import * as Os from "node:os"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import type { RateLimiter } from "../src/index.js"
@@ -23,6 +32,12 @@ import type { Measurement, Row } from "./report.js"
 import { summary, table } from "./report.js"
 import type { Scenario } from "./scenarios.js"
 import { scenarios } from "./scenarios.js"
+import type { StallResult } from "./stall.js"
+import type { TargetRow } from "./targets.js"
+import { cliRows, cpuRows, pacingRows, stallRows, targetsTable } from "./targets.js"
+
+const GROUPS = ["perf", "pacing", "cli", "redis"] as const
+type Group = (typeof GROUPS)[number]
 
 interface Args {
   readonly repeat: number
@@ -30,7 +45,8 @@ interface Args {
   readonly contenders: ReadonlyArray<string> | undefined
   readonly allBaselines: boolean
   readonly json: string | undefined
-  readonly redis: boolean
+  readonly groups: ReadonlySet<Group>
+  readonly cliSizes: ReadonlyArray<number>
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
@@ -45,6 +61,14 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const repeat = Number(value("--repeat") ?? "1")
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1")
   const only = list("--only")
+  const named = argv.filter((arg, i) => !arg.startsWith("--") && (i === 0 || !argv[i - 1]!.startsWith("--")))
+  const wrong = named.filter((name) => !(GROUPS as ReadonlyArray<string>).includes(name))
+  if (wrong.length > 0) throw new Error(`unknown group ${wrong.join(", ")} (groups: ${GROUPS.join(", ")})`)
+  const groups = new Set<Group>(named.length > 0 ? (named as Array<Group>) : GROUPS)
+  if (argv.includes("--no-redis")) groups.delete("redis")
+  const cliSizes = (list("--cli-sizes") ?? ["3000", "10000"]).map(Number)
+  if (cliSizes.some((n) => !Number.isSafeInteger(n) || n < 20))
+    throw new Error("--cli-sizes must be whole numbers ≥ 20")
   const unknown = only?.filter((id) => !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
@@ -53,7 +77,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     contenders: list("--contenders"),
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
-    redis: !argv.includes("--no-redis")
+    groups,
+    cliSizes
   }
 }
 
@@ -137,25 +162,29 @@ const progress = (scenario: Scenario, entry: Entry, run: Measurement) => {
  * The Redis part (`bench/redis.ts`, written separately): four processes sharing one quota through Redis, and the
  * store alone. Loaded only when it runs; it says so itself when there is no Redis to run against.
  */
-const redisPart = async (enabled: boolean): Promise<void> => {
-  if (!enabled) return
+const redisPart = async (): Promise<void> => {
   const { runRedisBench } = await import("./redis.js")
   await runRedisBench()
 }
 
-const main = async () => {
-  const args = parseArgs(process.argv.slice(2))
-  const began = performance.now()
+/** The adaptive start against a server with room to spare: wall seconds of 40 calls at concurrency 30. */
+const adaptiveStart = async (): Promise<number> => {
+  const server = await FakeGrok.start({})
+  try {
+    const started = performance.now()
+    await grokResilience.run(server, { calls: 40, concurrency: 30, request: scenarios[0]!.request }, {})
+    return (performance.now() - started) / 1000
+  } finally {
+    await server.close()
+  }
+}
+
+const pacingPart = async (args: Args): Promise<ReadonlyArray<TargetRow>> => {
   const chosen = scenarios.filter((s) => args.only === undefined || args.only.includes(s.id))
   const entries = contenders.filter((c) => args.contenders === undefined || args.contenders.includes(c.id))
   const results: Array<{ scenario: Scenario; rows: Array<Row> }> = []
   /** Baseline runs by `${group}/${contender}`, with the title of the scenario they ran in. */
   const baselines = new Map<string, { readonly title: string; readonly runs: ReadonlyArray<Measurement> }>()
-  console.log(
-    `# grok-resilience benchmark\n\nNode ${process.version}, ${process.platform}/${process.arch}, fake Grok server on ` +
-      `127.0.0.1 in the same process, after one warm-up round per contender; grok-resilience runs ${args.repeat}× ` +
-      "per scenario, the others once.\n"
-  )
   for (const entry of entries) await warmUp(entry)
   for (const scenario of chosen) {
     console.error(scenario.title)
@@ -179,6 +208,8 @@ const main = async () => {
     results.push({ scenario, rows })
     console.log(table(scenario, rows) + "\n")
   }
+  const grokRuns = (id: string) =>
+    results.find((r) => r.scenario.id === id)?.rows.find((row) => row.label === grokResilience.label)?.runs
   console.log(
     summary(
       results.map(({ scenario, rows }) => ({ scenario, grok: rows.find((r) => r.label === grokResilience.label) }))
@@ -192,7 +223,77 @@ const main = async () => {
     }))
     writeFileSync(args.json, JSON.stringify(dump, null, 2) + "\n")
   }
-  await redisPart(args.redis)
+  const start: Array<number> = []
+  for (let i = 0; i < args.repeat; i++) start.push(await adaptiveStart())
+  console.error(`  adaptive start: ${start.map((s) => `${s.toFixed(2)} s`).join(", ")}`)
+  const ideal = scenarios.find((s) => s.id === "headers")!.idealSeconds
+  return pacingRows(grokRuns("headers"), grokRuns("adaptive-blind"), ideal, start)
+}
+
+/** The stall probe in a child process, so that this process's heap and event loop do not blur it. */
+const stallInChild = (): StallResult => {
+  const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", "bench/stall.ts", "10000"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  return JSON.parse(out.trim().split("\n").pop()!) as StallResult
+}
+
+const perfPart = async (args: Args) => {
+  const { runCpu } = await import("./cpu.js")
+  const cpu = await runCpu()
+  for (const run of cpu) {
+    console.error(
+      `  cpu ${run.mode}: raw ${run.rawMillis.map((m) => m.toFixed(2)).join(", ")} ms, grok ${run.grokMillis.map((m) => m.toFixed(2)).join(", ")} ms a call`
+    )
+  }
+  const stalls: Array<StallResult> = []
+  for (let i = 0; i < args.repeat; i++) stalls.push(stallInChild())
+  console.error(`  stall: ${stalls.map((s) => JSON.stringify(s)).join(" ")}`)
+  const spread = cpu.map((run) => Math.abs(run.rawMillis[0]! - run.rawMillis[1]!) / Math.min(...run.rawMillis))
+  return { rows: [...cpuRows(cpu), ...stallRows(stalls)], anchorSpread: Math.max(...spread) }
+}
+
+const cliPart = async (args: Args): Promise<ReadonlyArray<TargetRow>> => {
+  const { runCliResume, runCliScale } = await import("./cli-scale.js")
+  const resume = [await runCliResume()]
+  console.error(`  cli resume: ${JSON.stringify(resume[0])}`)
+  const scale = []
+  for (const calls of args.cliSizes) {
+    for (const rpm of [6000, 5700]) {
+      for (let i = 0; i < args.repeat; i++) {
+        const run = await runCliScale(calls, rpm)
+        console.error(`  cli ${calls} @ --rpm ${rpm}: ${JSON.stringify(run)}`)
+        scale.push(run)
+      }
+    }
+  }
+  return cliRows(scale, resume)
+}
+
+const main = async () => {
+  const args = parseArgs(process.argv.slice(2))
+  const began = performance.now()
+  const loadBefore = Os.loadavg()[0]!
+  console.log(
+    `# grok-resilience benchmark\n\nNode ${process.version}, ${process.platform}/${process.arch}, ${Os.cpus().length} cores, ` +
+      `groups ${[...args.groups].join(", ")}; fake Grok server on 127.0.0.1; grok-resilience runs ${args.repeat}× ` +
+      "per measure, the other pacing contenders once.\n"
+  )
+  const pacing = args.groups.has("pacing") ? await pacingPart(args) : pacingRows(undefined, undefined, 1, undefined)
+  const perf = args.groups.has("perf")
+    ? await perfPart(args)
+    : { rows: [...cpuRows(undefined), ...stallRows(undefined)], anchorSpread: undefined }
+  const cli = args.groups.has("cli") ? await cliPart(args) : cliRows(undefined, undefined)
+  const loadAfter = Os.loadavg()[0]!
+  const noise =
+    `Machine noise: 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end ` +
+    `on ${Os.cpus().length} cores` +
+    (perf.anchorSpread !== undefined
+      ? `; the anchor (raw HttpClient) differed by up to ${(perf.anchorSpread * 100).toFixed(0)}% between its two runs.`
+      : ".")
+  console.log("\n" + targetsTable([...perf.rows, ...pacing, ...cli], noise))
+  if (args.groups.has("redis")) await redisPart()
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 
