@@ -132,7 +132,11 @@ export const parser = (defaults: { readonly model: string; readonly api?: Api })
     const decoded = ResponseInput.request(fields, defaults.model)
     if (Either.isLeft(decoded)) {
       const problem = decoded.left
-      return invalid(line, id, typeof problem === "string" ? problem : shorten(`not a valid request: ${problem.message}`))
+      return invalid(
+        line,
+        id,
+        typeof problem === "string" ? problem : shorten(`not a valid request: ${problem.message}`)
+      )
     }
     const priority = fields.priority
     if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
