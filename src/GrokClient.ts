@@ -14,10 +14,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Alerts from "./Alerts.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import type { Endpoint } from "./internal/pipeline/endpoint.js"
+import { baseUrlOf, makeClient } from "./internal/pipeline/client.js"
 import * as Pipeline from "./internal/pipeline/pipeline.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -105,9 +105,6 @@ export const DEFAULT_BASE_URL = "https://api.x.ai/v1"
 export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
   "attempts" in error && typeof error.attempts === "number" ? error.attempts : undefined
 
-/** The default cap on the bytes of one answer, after decompression: 16 MiB. */
-const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-
 const invalidRequest = (detail: string) => new GrokError.Validation({ reason: "InvalidRequest", detail })
 
 /** The chat endpoint for a request that passed its schema. */
@@ -153,25 +150,8 @@ const modelsEndpoint = (baseUrl: string): Endpoint<GrokApi.ModelList> => ({
  */
 export const make = (options: Options) =>
   Effect.gen(function* () {
-    const client: Pipeline.Client = {
-      transport: {
-        http: yield* HttpClient.HttpClient,
-        apiKey: options.apiKey,
-        maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-        secrets: [Redacted.value(options.apiKey)]
-      },
-      defaults: {
-        retry: options.retry ?? RetryPolicy.standard,
-        attemptTimeout: options.attemptTimeout ?? "120 seconds",
-        deadline: options.deadline,
-        maxQueueWait: options.maxQueueWait
-      },
-      built: {
-        limiter: yield* Effect.serviceOption(RateLimiter.RateLimiter),
-        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor)
-      }
-    }
-    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
+    const client = yield* makeClient(options)
+    const baseUrl = baseUrlOf(options)
 
     const chat = (input: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
       Effect.gen(function* () {
