@@ -17,6 +17,8 @@ import * as Redacted from "effect/Redacted"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import type { Endpoint } from "./internal/pipeline/endpoint.js"
+import * as Deferred from "./internal/deferred/deferred.js"
+import type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
 import { baseUrlOf, makeClient } from "./internal/pipeline/client.js"
 import * as Pipeline from "./internal/pipeline/pipeline.js"
 import * as RateLimiter from "./RateLimiter.js"
@@ -80,7 +82,27 @@ export interface ChatResult {
 export interface Service {
   readonly chat: (request: GrokApi.ChatRequest, options?: CallOptions) => Effect.Effect<ChatResult, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<GrokApi.ModelList, GrokError.GrokError>
+  /** Submits with `deferred: true`; collect the completion with `awaitDeferred` (xAI keeps it 24 h). @since 0.2.0 */
+  readonly submitDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: CallOptions
+  ) => Effect.Effect<DeferredSubmission, GrokError.GrokError>
+  /** Polls for a deferred completion; a 404 (unknown, expired, collected) is `Validation` `NotFound`. @since 0.2.0 */
+  readonly awaitDeferred: (
+    requestId: string,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
+  /** `submitDeferred`, then `awaitDeferred`. @since 0.2.0 */
+  readonly chatDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
 }
+
+/** Deferred completions: per-call options (polling `schedule`, `maxWait`), results. @since 0.2.0 @category models */
+export type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
+/** Default polls of deferred completions: 0.5 s ×1.5 up to 10 s, jittered. @since 0.2.0 @category constants */
+export { DEFAULT_SCHEDULE as deferredPolling } from "./internal/deferred/deferred.js"
 
 /**
  * @since 0.1.0
@@ -174,7 +196,13 @@ export const make = (options: Options) =>
         Effect.withSpan("grok.models")
       )
 
-    return GrokClient.of({ chat, models })
+    return GrokClient.of({
+      chat,
+      models,
+      submitDeferred: (request, options) => Deferred.submit(client, baseUrl, request, options),
+      awaitDeferred: (requestId, options) => Deferred.awaitCompletion(client, baseUrl, requestId, options),
+      chatDeferred: (request, options) => Deferred.chat(client, baseUrl, request, options)
+    })
   })
 
 /**
