@@ -4,6 +4,8 @@
  * at after its finish time, in finish order, so that results keep a stable order for paging.
  */
 
+import * as Schema from "effect/Schema"
+
 /** How the fake processes batch requests. Every field has a default. */
 export interface BatchOptions {
   /** Least time from being added to finishing. Default 1000 ms. */
@@ -20,6 +22,21 @@ export interface BatchOptions {
   readonly pageSize?: number
   readonly maxPageSize?: number
 }
+
+const exact = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+const Millis = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
+const Size = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
+
+/** `BatchOptions` as JSON, for the scenario's `batches` field. */
+export const BatchOptionsSchema = Schema.Struct({
+  processMillis: exact(Millis),
+  spreadMillis: exact(Millis),
+  errorRate: exact(Schema.Number.pipe(Schema.between(0, 1))),
+  maxRequestsPerAdd: exact(Size),
+  maxAddBytes: exact(Size),
+  pageSize: exact(Size),
+  maxPageSize: exact(Size)
+})
 
 export interface ResolvedBatchOptions {
   readonly processMillis: number
@@ -48,7 +65,11 @@ export const MAX_REQUESTS = 200_000
 export type ItemState = "pending" | "succeeded" | "failed" | "cancelled"
 
 /** Renders the completion of a chat request, or says why it cannot. */
-export type Complete = (request: unknown, id: string) => { readonly completion: unknown } | { readonly error: string }
+export type Complete = (
+  request: unknown,
+  id: string,
+  wallMillis: number
+) => { readonly completion: unknown } | { readonly error: string }
 
 export interface Item {
   readonly id: string
@@ -108,7 +129,7 @@ const settleItem = (state: State, item: Item, wallMillis: number) => {
   item.finishedWall = wallMillis
   const rendered = item.fails
     ? { error: "Internal error while processing the request." }
-    : state.complete(item.request, item.id)
+    : state.complete(item.request, item.id, wallMillis)
   item.request = undefined
   if ("completion" in rendered) {
     item.state = "succeeded"

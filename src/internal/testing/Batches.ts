@@ -4,7 +4,11 @@
  * share of them fail (`BatchOptions`). It reads no clock and draws no randomness of its own: the front end passes
  * the time and the PRNG in, so the socket and the in-process front ends answer alike.
  */
+import type { Answer } from "./Answer.js"
+import { json, jsonText } from "./Answer.js"
 import * as S from "./BatchState.js"
+import * as Chat from "./Chat.js"
+import * as Errors from "./Errors.js"
 
 export type { BatchOptions, Complete } from "./BatchState.js"
 
@@ -247,8 +251,33 @@ export const handle = (
   return onBatch(state, batch, request, target.rest, clock, random)
 }
 
-/** Fresh state: `complete` renders the completion of one chat request (the fake's own chat answer). */
-export const makeState = (options: S.BatchOptions | undefined, complete: S.Complete): S.State =>
-  S.initial(options, complete)
+/** The fake's own chat answer for a request of a batch, its completion id derived from the batch request id. */
+const chatCompletion =
+  (reasoningTokens: number): S.Complete =>
+  (request, id, wallMillis) => {
+    const body =
+      typeof request === "object" && request !== null ? { ...request, stream: false, deferred: false } : request
+    const generation = Chat.read(body, reasoningTokens)
+    if (typeof generation === "string") return { error: `Invalid request: ${generation}` }
+    const ids = { next: () => `batch-${id}`, createdSeconds: Math.floor(wallMillis / 1000) }
+    return { completion: generation.render(ids).json }
+  }
+
+/** Fresh state, answering with the fake's chat completions. */
+export const makeState = (options: S.BatchOptions | undefined, reasoningTokens = 0): S.State =>
+  S.initial(options, chatCompletion(reasoningTokens))
+
+/** The engine's answer to a Batch API request whose key was accepted. */
+export const route = (
+  state: S.State,
+  incoming: BatchIncoming & { readonly tooLarge?: boolean | undefined },
+  env: { readonly nowMillis: number; readonly wallMillis: number },
+  random: () => number
+): Answer => {
+  if (incoming.tooLarge) return json(413, "invalid", Errors.forStatus(413, ""))
+  const answer = handle(state, incoming, env, random)
+  if (answer === undefined) return json(404, "invalid", Errors.noSuchPath(incoming.method, incoming.path))
+  return jsonText(answer.status, answer.status < 300 ? "ok" : "invalid", answer.body)
+}
 
 export type { State as BatchesState } from "./BatchState.js"
