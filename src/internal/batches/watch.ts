@@ -40,11 +40,11 @@ export const isFinished = (batch: Api.Batch, nowMillis: number): boolean => {
   return batch.cancel_time != null || batch.cancel_by_xai_message != null || expired
 }
 
-const tooLong = (batchId: string, maxWait: Duration.DurationInput | undefined, batch: Api.Batch | undefined) =>
+const tooLong = (batchId: string, maxWait: Duration.DurationInput | undefined, batch: Api.Batch) =>
   new GrokError.Rejected({
     reason: "DeadlineExceeded",
     detail:
-      `batch ${batchId} still had ${batch?.state.num_pending ?? "unknown"} pending requests after ` +
+      `batch ${batchId} still had ${batch.state.num_pending} pending requests after ` +
       `${maxWait === undefined ? "the schedule ended" : Duration.format(Duration.decode(maxWait))}; ` +
       "it keeps running on xAI"
   })
@@ -94,17 +94,22 @@ export const wait = (
 ): Effect.Effect<Api.Batch, GrokError.GrokError> => {
   const { schedule, maxWait, ...settings } = options
   const look = looker(context, batchId, settings)
-  return Effect.flatMap(look, (first) =>
-    first.done
+  return Effect.flatMap(look, (first) => {
+    let last = first.batch
+    return first.done
       ? Effect.succeed(first.batch)
       : Effect.map(
           Poll.until({
             schedule: schedule ?? DEFAULT_WATCH_SCHEDULE,
             maxWait,
-            poll: () => Effect.map(look, ({ batch, done }) => (done ? Option.some(batch) : Option.none())),
-            exhausted: () => tooLong(batchId, maxWait, undefined)
+            poll: () =>
+              Effect.map(look, ({ batch, done }) => {
+                last = batch
+                return done ? Option.some(batch) : Option.none()
+              }),
+            exhausted: () => tooLong(batchId, maxWait, last)
           }),
           (polled) => polled.value
         )
-  ).pipe(Effect.withSpan("grok.batch.wait", { attributes: { "grok.batch_id": batchId } }))
+  }).pipe(Effect.withSpan("grok.batch.wait", { attributes: { "grok.batch_id": batchId } }))
 }
