@@ -78,7 +78,10 @@ const locate = (
     return { batchId: created.batch_id, unsure: false }
   })
 
-/** The request ids the batch holds: the journal's, or the server's list when the journal is unsure. */
+/**
+ * The request ids the batch holds: the journal's, or the server's list when the journal is unsure; the unsure ids
+ * the server holds are then written down as present, so that a later run need not ask again.
+ */
 const knownIds = (
   batches: GrokBatches.Service,
   journal: BatchJournal.BatchJournal,
@@ -86,13 +89,17 @@ const knownIds = (
   notice: (text: string) => void
 ) =>
   located.unsure
-    ? Effect.tap(
-        Stream.runFold(batches.requests(located.batchId, { pageSize: 1000 }), new Set<string>(), (set, request) =>
-          set.add(request.batch_request_id)
-        ),
-        (known) =>
-          Effect.sync(() => notice(`Reconciled with the batch's request list: it holds ${known.size} requests.`))
-      )
+    ? Effect.gen(function* () {
+        const known = yield* Stream.runFold(
+          batches.requests(located.batchId, { pageSize: 1000 }),
+          new Set<string>(),
+          (set, request) => set.add(request.batch_request_id)
+        )
+        const present = journal.recorded.uncertain.filter((id) => known.has(id))
+        if (present.length > 0) yield* journal.present(present)
+        notice(`Reconciled with the batch's request list: it holds ${known.size} requests.`)
+        return known
+      })
     : Effect.succeed(new Set(journal.recorded.added))
 
 /** Watches the batch to its end, drawing progress; resolves to its last state. */

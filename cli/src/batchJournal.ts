@@ -3,10 +3,12 @@
  * which requests it has sent, each written (and synced) before the step it announces:
  *
  * - `{"creating": NAME}` before the batch is created, `{"batch_id": ID, "name": NAME}` once it is;
- * - `{"adding": [IDS]}` before a chunk is sent, `{"added": N}` once the server took it.
+ * - `{"adding": [IDS]}` before a chunk is sent, `{"added": N}` once the server took it;
+ * - `{"present": [IDS]}` for unsure requests the server's request list showed in the batch.
  *
  * Killed at any moment, the journal says what is certain and what is not: a `creating` without its `batch_id`
- * means the batch may exist under that name, an `adding` without its `added` means the chunk may have landed.
+ * means the batch may exist under that name, an `adding` without its `added` means the chunk may have landed
+ * (until a `present` or a later confirmed `adding` of its ids says so).
  * The runner settles both with the server (the batch list, the batch's request list) before it goes on.
  *
  * @since 0.2.0
@@ -46,6 +48,7 @@ export interface BatchJournal {
   readonly created: (batchId: string, name: string) => Effect.Effect<void, UsageError>
   readonly adding: (ids: ReadonlyArray<string>) => Effect.Effect<void, UsageError>
   readonly added: (count: number) => Effect.Effect<void, UsageError>
+  readonly present: (ids: ReadonlyArray<string>) => Effect.Effect<void, UsageError>
 }
 
 /**
@@ -65,6 +68,7 @@ const read = (path: string): { recorded: Recorded; goodEnd: number } => {
   let batchId: string | undefined
   const added = new Set<string>()
   let pending: ReadonlyArray<string> = []
+  const unsure = new Set<string>()
   let goodEnd = 0
   const fd = Fs.openSync(path, "r")
   try {
@@ -83,16 +87,23 @@ const read = (path: string): { recorded: Recorded; goodEnd: number } => {
         batchId = entry.batch_id
         if (typeof entry.name === "string") name = entry.name
       }
-      if (isStrings(entry.adding)) pending = entry.adding
+      if (isStrings(entry.adding)) {
+        // A chunk announced and never confirmed stays unsure, whatever came after it.
+        for (const id of pending) unsure.add(id)
+        pending = entry.adding
+      }
       if (typeof entry.added === "number") {
         for (const id of pending) added.add(id)
         pending = []
       }
+      if (isStrings(entry.present)) for (const id of entry.present) added.add(id)
     }
   } finally {
     Fs.closeSync(fd)
   }
-  return { recorded: { name, batchId, added, uncertain: pending.filter((id) => !added.has(id)) }, goodEnd }
+  for (const id of pending) unsure.add(id)
+  const uncertain = [...unsure].filter((id) => !added.has(id))
+  return { recorded: { name, batchId, added, uncertain }, goodEnd }
 }
 
 const empty: Recorded = { name: undefined, batchId: undefined, added: new Set(), uncertain: [] }
@@ -146,6 +157,7 @@ export const open = (
       creating: (name) => write({ creating: name }),
       created: (batchId, name) => write({ batch_id: batchId, name }),
       adding: (ids) => write({ adding: ids }),
-      added: (count) => write({ added: count })
+      added: (count) => write({ added: count }),
+      present: (ids) => write({ present: ids })
     } satisfies BatchJournal
   })
