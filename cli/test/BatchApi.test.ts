@@ -209,8 +209,9 @@ describe("grok-resilience batch --via batch-api", () => {
     expect(creations(server)).toHaveLength(1)
   }, 30_000)
 
-  it("writes failed items as error lines with their typed tag", async () => {
-    const server = await serve({ seed: 5, batches: { processMillis: 100, spreadMillis: 400, errorRate: 0.2 } })
+  it("writes failed items as error lines with their typed tag, and the key nowhere", async () => {
+    const apiKey = "xai-batch-secret-0123456789"
+    const server = await serve({ apiKey, seed: 5, batches: { processMillis: 100, spreadMillis: 400, errorRate: 0.2 } })
     const { input, output } = files("failing")
     writeInput(input, [...prompts(100), { id: "bad" }])
     const result = await runCli(["batch", input, "--output", output, ...against(server), "--via", "batch-api"])
@@ -220,6 +221,9 @@ describe("grok-resilience batch --via batch-api", () => {
     expect(failed.length).toBeGreaterThan(5)
     expect(failed.every((r) => r.error?._tag === "Transient" && /internal error/i.test(r.error.message))).toBe(true)
     expect(results.find((r) => r.id === "bad")?.error?.reason).toBe("InvalidInput")
+    for (const text of [Fs.readFileSync(output, "utf8"), Fs.readFileSync(`${output}.batch`, "utf8"), result.stderr]) {
+      expect(text).not.toContain(apiKey)
+    }
   })
 
   it("refuses --retry-failed with --via batch-api and --cancel without a batch", async () => {
