@@ -104,7 +104,13 @@ const makeHandler = (send: Send.Send, journal: Journal.Journal, tally: Tally) =>
   }
 }
 
-const environment = Config.all({
+/**
+ * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const environment = Config.all({
   apiKey: Config.option(Config.redacted("XAI_API_KEY")),
   baseUrl: Config.option(Config.string("XAI_BASE_URL"))
 })

@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import { type BatchApiConfig, batchApiOptions } from "./batchApiOptions.js"
 
 /**
  * Defaults of the batch options.
@@ -207,7 +208,8 @@ export const batchOptions = {
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
     Options.withDescription("Log retries and limiter decisions on stderr (default off)")
-  )
+  ),
+  ...batchApiOptions
 }
 
 /**
@@ -216,7 +218,7 @@ export const batchOptions = {
  * @since 0.1.0
  * @category models
  */
-export interface BatchConfig {
+export interface BatchConfig extends BatchApiConfig {
   readonly input: string
   readonly output: string
   readonly baseUrl: Option.Option<string>
