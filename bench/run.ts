@@ -6,6 +6,8 @@
  *   pacing   every scenario over real HTTP against the fake Grok server, for grok-resilience and, in the same run,
  *            the openai SDK with its defaults and a plain fetch retry loop, one table per scenario; the adaptive start
  *   cli      the batch CLI at scale and resuming (`cli-scale.ts`)
+ *   stream   100 streamed calls through faults before and inside the stream (`stream/`), run once whatever
+ *            `--repeat` says
  *   redis    four processes sharing one quota through Redis (`redis.ts`)
  *
  * Options (after `npm run bench --`):
@@ -15,6 +17,7 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --no-stream          skip the stream scenario (bench/stream/)
  *   --cli-sizes a,b      prompts per CLI scale run (default 3000,10000)
  */
 import { execFileSync } from "node:child_process"
@@ -32,11 +35,15 @@ import type { Measurement, Row } from "./report.js"
 import { summary, table } from "./report.js"
 import type { Scenario } from "./scenarios.js"
 import { scenarios } from "./scenarios.js"
+import { runStreamBench } from "./stream/run.js"
 import type { StallResult } from "./stall.js"
 import type { TargetRow } from "./targets.js"
 import { cliRows, cpuRows, pacingRows, stallRows, targetsTable } from "./targets.js"
 
-const GROUPS = ["perf", "pacing", "cli", "redis"] as const
+const GROUPS = ["perf", "pacing", "cli", "stream", "redis"] as const
+
+/** The id of the stream scenario (bench/stream/), which has its own runner and table; `--only` takes it too. */
+const STREAM = "stream"
 type Group = (typeof GROUPS)[number]
 
 interface Args {
@@ -66,10 +73,11 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   if (wrong.length > 0) throw new Error(`unknown group ${wrong.join(", ")} (groups: ${GROUPS.join(", ")})`)
   const groups = new Set<Group>(named.length > 0 ? (named as Array<Group>) : GROUPS)
   if (argv.includes("--no-redis")) groups.delete("redis")
+  if (argv.includes("--no-stream") || (only !== undefined && !only.includes(STREAM))) groups.delete("stream")
   const cliSizes = (list("--cli-sizes") ?? ["3000", "10000"]).map(Number)
   if (cliSizes.some((n) => !Number.isSafeInteger(n) || n < 20))
     throw new Error("--cli-sizes must be whole numbers ≥ 20")
-  const unknown = only?.filter((id) => !scenarios.some((s) => s.id === id)) ?? []
+  const unknown = only?.filter((id) => id !== STREAM && !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
     repeat,
@@ -181,6 +189,7 @@ const adaptiveStart = async (): Promise<number> => {
 
 const pacingPart = async (args: Args): Promise<ReadonlyArray<TargetRow>> => {
   const chosen = scenarios.filter((s) => args.only === undefined || args.only.includes(s.id))
+  if (chosen.length === 0) return pacingRows(undefined, undefined, 1, undefined)
   const entries = contenders.filter((c) => args.contenders === undefined || args.contenders.includes(c.id))
   const results: Array<{ scenario: Scenario; rows: Array<Row> }> = []
   /** Baseline runs by `${group}/${contender}`, with the title of the scenario they ran in. */
@@ -292,6 +301,7 @@ const main = async () => {
     (perf.anchorSpread !== undefined
       ? `; the anchor (raw HttpClient) differed by up to ${(perf.anchorSpread * 100).toFixed(0)}% between its two runs.`
       : ".")
+  if (args.groups.has("stream")) await runStreamBench()
   console.log("\n" + targetsTable([...perf.rows, ...pacing, ...cli], noise))
   if (args.groups.has("redis")) await redisPart()
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)

@@ -60,7 +60,7 @@ export const withAttempts = <E extends GrokError>(error: E, attempts: number): E
   return copy
 }
 
-export const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
+const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
 
 /** Calls the limiter does not admit still report to something. */
