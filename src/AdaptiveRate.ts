@@ -51,7 +51,10 @@ export interface Options {
   readonly roundTripGrowth?: number
   /** Share of a limit named by a 429 body that is used, in (0, 1]. Default 1: the body names the exact limit. */
   readonly hintSafety?: number
-  /** Share of a limit estimated from `x-ratelimit-*` headers that is used, in (0, 1]. Default 0.95. */
+  /**
+   * Share of a limit read from `x-ratelimit-*` headers that is used, in (0, 1]. Default 1: the quota over its period
+   * is the server's own figure, and the header gate keeps the sends within the burst the server reports.
+   */
   readonly headerSafety?: number
 }
 
@@ -76,7 +79,7 @@ export const defaults: Resolved = {
   growth: 2,
   roundTripGrowth: 0.1,
   hintSafety: 1,
-  headerSafety: 0.95
+  headerSafety: 1
 }
 
 /**
