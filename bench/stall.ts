@@ -20,6 +20,7 @@ export interface StallResult {
   readonly calls: number
   /** How late a timer set for 500 ms ran. */
   readonly timerLateMillis: number
+  /** When the first call finished; `null` (in JSON) when none did before the interruption. */
   readonly firstCallMillis: number
   readonly maxStallMillis: number
   readonly heapBeforeMiB: number

@@ -66,7 +66,8 @@ export const stallRows = (runs: ReadonlyArray<StallResult> | undefined): Readonl
     "≤ 100 ms, heap back to baseline",
     runs?.map((run) => ({
       text:
-        `${fixed(run.timerLateMillis, 0)} ms late, first call ${fixed(run.firstCallMillis / 1000, 2)} s; heap ` +
+        `${fixed(run.timerLateMillis, 0)} ms late, first call ` +
+        `${Number.isFinite(run.firstCallMillis) ? `${fixed(run.firstCallMillis / 1000, 2)} s` : "none before the interruption"}; heap ` +
         `${fixed(run.heapBeforeMiB, 0)} → ${fixed(run.heapPeakMiB, 0)} → ${fixed(run.heapAfterMiB, 0)} MiB`,
       ok: run.timerLateMillis <= 100 && run.heapAfterMiB <= run.heapBeforeMiB * 1.25 + 2
     }))

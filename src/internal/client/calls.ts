@@ -72,7 +72,7 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
         return chatResult(yield* runCollected(client, endpoint, streamed(options), collectChatStream))
       }
       return chatResult(yield* Pipeline.run(client, yield* ChatEndpoints.chat(baseUrl, valid), options))
-    }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model } }))
+    }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model }, captureStackTrace: false }))
 
   const chatStream = (
     input: GrokApi.ChatRequest,

@@ -149,7 +149,9 @@ export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): E
     const attempts = retrying({ policy, deadline, model: endpoint.model, progress }, (n) =>
       attemptOnce(client, endpoint, limiter, ticket, timeout).pipe(
         Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n }
+          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n },
+          // The call site would be this file, never the caller's: not worth an Error and its stack per attempt.
+          captureStackTrace: false
         })
       )
     )

@@ -179,7 +179,9 @@ const attempting = <A, B>(
     const attempts = retrying({ policy, deadline, model: endpoint.model, progress }, (n) =>
       perAttempt(ctx).pipe(
         Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n }
+          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n },
+          // The call site would be this file, never the caller's: not worth an Error and its stack per attempt.
+          captureStackTrace: false
         })
       )
     )
