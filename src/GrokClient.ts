@@ -1,6 +1,7 @@
 /**
- * The Grok client service: every call is an Effect with a typed error channel, retried by a `Schedule` policy,
- * admitted by the shared `RateLimiter`, measured and traced.
+ * The Grok client service: every call is an Effect with a typed error channel, retried by a `Schedule` policy
+ * within a client-wide `RetryBudget`, guarded by a `CircuitBreaker` per model, admitted by the shared
+ * `RateLimiter`, moved to fallback models when its own keeps failing, measured and traced.
  *
  * @since 0.1.0
  */
@@ -14,12 +15,16 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Alerts from "./Alerts.js"
+import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
+import * as Credentials from "./internal/pipeline/credentials.js"
 import type { Endpoint } from "./internal/pipeline/endpoint.js"
 import * as Pipeline from "./internal/pipeline/pipeline.js"
 import * as RateLimiter from "./RateLimiter.js"
+import * as RetryBudget from "./RetryBudget.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -40,6 +45,26 @@ export interface Options {
   readonly maxQueueWait?: Duration.DurationInput
   /** Largest answer read, in bytes after decompression; past it the call fails with `Validation`. Default 16 MiB. */
   readonly maxResponseBytes?: number
+  /**
+   * The client's own circuit breakers (one per model), used when no `CircuitBreaker` is in the context; `false`
+   * for none. Default on, with the defaults of `CircuitBreaker.make`.
+   */
+  readonly breaker?: CircuitBreaker.Options | false
+  /**
+   * The client's own retry budget, used when no `RetryBudget` is in the context; `false` for none. Default on,
+   * with the defaults of `RetryBudget.make`.
+   */
+  readonly retryBudget?: RetryBudget.Options | false
+  /**
+   * Models to try, in order, when a call's own model fails with a retryable error after its retries or its breaker
+   * is open. A call's `fallbackModels` replaces this list. Default none.
+   */
+  readonly fallbackModels?: ReadonlyArray<string>
+  /**
+   * A new key after the API refused the current one (`AuthError`): run once for concurrent failures, the call
+   * retried once with the new key, a second `AuthError` final. Default none.
+   */
+  readonly refreshApiKey?: Effect.Effect<Redacted.Redacted<string>, unknown>
 }
 
 /**
@@ -54,6 +79,8 @@ export interface CallOptions {
   readonly deadline?: Duration.DurationInput
   readonly attemptTimeout?: Duration.DurationInput
   readonly maxQueueWait?: Duration.DurationInput
+  /** Replaces the client's `fallbackModels` for this call (`[]` for none). */
+  readonly fallbackModels?: ReadonlyArray<string>
 }
 
 /**
@@ -71,6 +98,8 @@ export interface ChatResult {
   readonly requestId: string | undefined
   /** Attempts made, the successful one included. */
   readonly attempts: number
+  /** The model that answered: the request's, or one of the fallback models. */
+  readonly model: string
 }
 
 /**
@@ -128,7 +157,8 @@ const chatEndpoint = (
         admitted: true,
         request,
         decode: GrokApi.decodeChatCompletion,
-        usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined
+        usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined,
+        retarget: (model: string) => chatEndpoint(baseUrl, { ...valid, model })
       })
     })
   )
@@ -144,34 +174,48 @@ const modelsEndpoint = (baseUrl: string): Endpoint<GrokApi.ModelList> => ({
 })
 
 /**
- * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter` and `AlertMonitor`
- * are looked up on every call, in the call's context first and then in the context the client was built in, so a
- * limiter provided to the client layer, merged beside it or provided to the program is always the one used.
+ * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter`, `CircuitBreaker`,
+ * `RetryBudget` and `AlertMonitor` are looked up on every call, in the call's context first and then in the
+ * context the client was built in, so a service provided to the client layer, merged beside it or provided to the
+ * program is always the one used. When neither has a breaker or a budget, the client uses its own (see
+ * `Options.breaker` and `Options.retryBudget`), which live as long as the scope.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options) =>
+export const make = (
+  options: Options
+): Effect.Effect<
+  Service,
+  CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient | Scope.Scope
+> =>
   Effect.gen(function* () {
+    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
+    const credentials = yield* Credentials.make(options.apiKey, options.refreshApiKey)
     const client: Pipeline.Client = {
+      baseUrl,
+      credentials,
       transport: {
         http: yield* HttpClient.HttpClient,
-        apiKey: options.apiKey,
+        key: credentials.current,
         maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-        secrets: [Redacted.value(options.apiKey)]
+        secrets: credentials.secrets
       },
       defaults: {
         retry: options.retry ?? RetryPolicy.standard,
         attemptTimeout: options.attemptTimeout ?? "120 seconds",
         deadline: options.deadline,
-        maxQueueWait: options.maxQueueWait
+        maxQueueWait: options.maxQueueWait,
+        fallbackModels: options.fallbackModels
       },
       built: {
         limiter: yield* Effect.serviceOption(RateLimiter.RateLimiter),
-        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor)
+        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor),
+        breaker: yield* Pipeline.foundOrMade(CircuitBreaker.CircuitBreaker, options.breaker, CircuitBreaker.make),
+        budget: yield* Pipeline.foundOrMade(RetryBudget.RetryBudget, options.retryBudget, RetryBudget.make)
       }
     }
-    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
 
     const chat = (input: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
       Effect.gen(function* () {
@@ -184,7 +228,8 @@ export const make = (options: Options) =>
           content: result.value.choices[0]?.message.content ?? null,
           usage: result.value.usage ?? undefined,
           requestId: result.requestId,
-          attempts: result.attempts
+          attempts: result.attempts,
+          model: result.model
         } satisfies ChatResult
       }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model } }))
 
@@ -212,8 +257,13 @@ export const make = (options: Options) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<GrokClient, never, HttpClient.HttpClient> =>
-  Layer.effect(GrokClient, make(options))
+export const layer = (
+  options: Options
+): Layer.Layer<
+  GrokClient,
+  CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient
+> => Layer.scoped(GrokClient, make(options))
 
 /**
  * The API key from the environment variable `name` (default `XAI_API_KEY`), kept `Redacted`. A missing or empty
@@ -253,8 +303,12 @@ export const apiKeyConfig = (name = "XAI_API_KEY"): Config.Config<Redacted.Redac
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Partial<Options>> = {}
-): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
+): Layer.Layer<
+  GrokClient,
+  ConfigError.ConfigError | CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient
+> =>
+  Layer.scoped(
     GrokClient,
     Effect.gen(function* () {
       // `Config.unwrap` of an empty struct throws in effect 3.22: nothing to read then.

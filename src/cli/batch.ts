@@ -163,7 +163,12 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           baseUrl: endpoint.baseUrl,
           retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
           attemptTimeout: config.timeout
-        }).pipe(Layer.provide(countingHttp(tally)), Layer.provide(Layer.succeedContext(limiter)))
+        }).pipe(
+          Layer.provide(countingHttp(tally)),
+          Layer.provide(Layer.succeedContext(limiter)),
+          // The breaker's and the budget's options are the defaults here, which are valid.
+          Layer.orDie
+        )
       )
       const grok = Context.get(services, GrokClient.GrokClient)
 

@@ -2,7 +2,7 @@
  * The attempt stage: one HTTP exchange turned into what the rest of the pipeline needs, the classified result and
  * the pacing information of the answer. It never fails: every failure is a value for the retry stage to judge.
  *
- * It sends the current key, never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
+ * It sends the client's current key (and says which one it sent), never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
  * of an answer after decompression, scrubs every header value it passes on, and decodes a success with the
  * endpoint's schema.
  */
@@ -27,11 +27,19 @@ export interface Exchange<A> {
   readonly requestId: string | undefined
   readonly info: RateLimitHeaders.RateLimitInfo
   readonly result: Either.Either<A, GrokError.GrokError>
+  /** Which key was sent: the refresh stage renews it only once per key. */
+  readonly keyGeneration: number
+}
+
+/** The key to send, read at every attempt, since a refresh replaces it. */
+export interface CurrentKey {
+  readonly key: Redacted.Redacted<string>
+  readonly generation: number
 }
 
 export interface Transport {
   readonly http: HttpClient.HttpClient
-  readonly apiKey: Redacted.Redacted<string>
+  readonly key: Effect.Effect<CurrentKey>
   readonly timeout: Duration.DurationInput
   /** Largest answer read, after decompression. */
   readonly maxResponseBytes: number
@@ -39,7 +47,7 @@ export interface Transport {
 }
 
 /** An exchange that got no HTTP answer and failed with `error`. */
-const unanswered = <A>(error: GrokError.GrokError): Exchange<A> => ({
+const unanswered = <A>(error: GrokError.GrokError): Omit<Exchange<A>, "keyGeneration"> => ({
   status: undefined,
   requestId: undefined,
   info: RateLimitHeaders.empty,
@@ -94,7 +102,7 @@ const classified = <A>(
   answer: { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string },
   nowMillis: number,
   secrets: ReadonlyArray<string>
-): Exchange<A> => {
+): Omit<Exchange<A>, "keyGeneration"> => {
   const info = RateLimitHeaders.parse(answer.headers, nowMillis)
   const rawId = RateLimitHeaders.header(answer.headers, "x-request-id")
   const requestId = rawId === undefined ? undefined : scrub(rawId, secrets)
@@ -113,10 +121,22 @@ const classified = <A>(
   return { status: answer.status, requestId, info, result }
 }
 
-/** Sends the endpoint's request once and reads the whole answer within the attempt timeout. */
-export const send = <A>(transport: Transport, endpoint: Endpoint<A>): Effect.Effect<Exchange<A>> => {
+/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
+export const send = <A>(transport: Transport, endpoint: Endpoint<A>): Effect.Effect<Exchange<A>> =>
+  Effect.flatMap(transport.key, (current) =>
+    Effect.map(exchange(transport, endpoint, current.key), (answer) => ({
+      ...answer,
+      keyGeneration: current.generation
+    }))
+  )
+
+const exchange = <A>(
+  transport: Transport,
+  endpoint: Endpoint<A>,
+  key: Redacted.Redacted<string>
+): Effect.Effect<Omit<Exchange<A>, "keyGeneration">> => {
   const { secrets } = transport
-  const request = HttpClientRequest.bearerToken(endpoint.request, transport.apiKey)
+  const request = HttpClientRequest.bearerToken(endpoint.request, key)
   return transport.http.execute(request).pipe(
     Effect.flatMap((response) =>
       Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({

@@ -1,0 +1,64 @@
+/**
+ * The breaker stage: lets one attempt through the circuit breaker of its budget key (`${baseUrl}|${model}`), and
+ * reports the attempt's verdict. While the breaker is open the attempt waits for the half-open probe, for as long
+ * as the call can spare; past that it fails with `Rejected({ reason: "CircuitOpen", retryAfterMillis })`.
+ *
+ * It sits inside the retry stage, so a retry during an outage waits for the probe instead of sending, and outside
+ * admission, so a waiter holds no limiter slot and the calls a successful probe releases are paced like any other.
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as CircuitBreaker from "../../CircuitBreaker.js"
+import { Rejected, type GrokError } from "../../GrokError.js"
+import * as GrokMetrics from "../../GrokMetrics.js"
+import type * as Deadline from "./deadline.js"
+
+export const keyOf = (baseUrl: string, model: string): string => `${baseUrl}|${model}`
+
+/**
+ * How long an attempt may wait for the probe's verdict. Not at all when another model can answer instead (the
+ * fallback stage moves on at once); otherwise until the call's deadline or its `maxQueueWait`, whichever is
+ * sooner; undefined when it has neither, which leaves the breaker's own default (the rest of the break and one
+ * probe timeout).
+ */
+export const waitMillis = (options: {
+  readonly deadline: Deadline.Deadline
+  readonly maxQueueWaitMillis: number | undefined
+  readonly fallbackNext: boolean
+  readonly now: number
+}): number | undefined => {
+  if (options.fallbackNext) return 0
+  const untilDeadline = options.deadline.at === undefined ? undefined : Math.max(0, options.deadline.at - options.now)
+  const waits = [untilDeadline, options.maxQueueWaitMillis].filter((wait): wait is number => wait !== undefined)
+  return waits.length === 0 ? undefined : Math.min(...waits)
+}
+
+/** Runs `attempt` through the breaker of `key`; with no breaker, runs it as it is. */
+export const guarded = <A>(
+  breaker: CircuitBreaker.Service | undefined,
+  options: { readonly key: string; readonly model: string; readonly maxWaitMillis: number | undefined },
+  attempt: Effect.Effect<A, GrokError, Scope.Scope>
+): Effect.Effect<A, GrokError, Scope.Scope> => {
+  if (breaker === undefined) return attempt
+  return breaker.admit(options.key, { maxWaitMillis: options.maxWaitMillis }).pipe(
+    Effect.catchTag("CircuitOpen", (open) =>
+      Effect.zipRight(
+        GrokMetrics.recordRejected({ model: options.model, reason: "CircuitOpen" }),
+        Effect.fail(
+          new Rejected({
+            reason: "CircuitOpen",
+            retryAfterMillis: open.retryAfterMillis,
+            detail: `model ${options.model}`
+          })
+        )
+      )
+    ),
+    Effect.tap((pass) => (pass.probe ? Effect.annotateCurrentSpan("grok.breaker_probe", true) : Effect.void)),
+    Effect.flatMap((pass) =>
+      attempt.pipe(
+        Effect.tap(() => pass.report("success")),
+        Effect.tapError((error) => pass.report(CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored"))
+      )
+    )
+  )
+}
