@@ -225,7 +225,12 @@ export const chat = (state: State, rawBody: string, key: string, nowMillis: numb
   }
 
   const sinceEpoch = nowMillis - state.epochMillis
-  const outage = scenario.outages.find((o) => o.fromMillis <= sinceEpoch && sinceEpoch < o.toMillis)
+  const outage = scenario.outages.find(
+    (o) =>
+      o.fromMillis <= sinceEpoch &&
+      sinceEpoch < o.toMillis &&
+      (o.models === undefined || o.models.includes(input.model))
+  )
   if (outage) {
     const status = outage.status ?? 503
     return withPrompt(json(status, "outage", Bodies.forStatus(status, input.model)), input.prompt)

@@ -73,7 +73,8 @@ export type ScriptStep =
   | number
 
 /**
- * A window of time, relative to when the scenario was set, in which every chat request gets `status`.
+ * A window of time, relative to when the scenario was set, in which every chat request (for one of `models`, when
+ * given) gets `status`.
  *
  * @since 0.1.0
  * @category models
@@ -83,6 +84,8 @@ export interface Outage {
   readonly toMillis: number
   /** Default 503. */
   readonly status?: number
+  /** Only requests for these models get the outage; default every model. */
+  readonly models?: ReadonlyArray<string>
 }
 
 /**
@@ -141,7 +144,8 @@ const Fault = Schema.Literal(...faultKinds)
 const OutageSchema = Schema.Struct({
   fromMillis: NonNegativeNumber,
   toMillis: NonNegativeNumber,
-  status: exact(Status)
+  status: exact(Status),
+  models: exact(Schema.Array(Schema.String.pipe(Schema.nonEmptyString())).pipe(Schema.minItems(1)))
 }).pipe(Schema.filter((outage) => outage.fromMillis <= outage.toMillis || "an outage must have fromMillis <= toMillis"))
 
 const ScriptStepSchema = Schema.Union(
