@@ -229,7 +229,7 @@ export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
           ? "The call's time budget ran out before it could complete"
           : this.reason === "LimiterUnavailable"
             ? "The shared rate limiter is unavailable and the limiter is set to fail closed"
-            : `The model's circuit breaker is open: it kept failing${this.retryAfterMillis !== undefined ? `; the next probe may start in ${Math.ceil(this.retryAfterMillis)} ms` : ""}`
+            : `Circuit open: the model kept failing and the call could not wait for the next probe${this.retryAfterMillis !== undefined ? ` (due in ${Math.ceil(this.retryAfterMillis)} ms)` : ""}`
     return compose(headline, this)
   }
 }

@@ -46,6 +46,15 @@ describe("CircuitBreaker, closed", () => {
     })
   )
 
+  it.scoped("reads the state when the effect runs, so one kept from before the key existed sees it open", () =>
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make()
+      const kept = breaker.state(KEY)
+      yield* calls(breaker, repeat("failure", 5))
+      expect(yield* kept).toBe("Open")
+    })
+  )
+
   it.scoped("starts the run of failures again after a success", () =>
     Effect.gen(function* () {
       const breaker = yield* CircuitBreaker.make({ minimumCalls: 100 })

@@ -33,6 +33,10 @@ export const waitMillis = (options: {
   return waits.length === 0 ? undefined : Math.min(...waits)
 }
 
+/** Whether an attempt on `key` would wait for a probe now: the breaker is open or its probe is out. */
+export const holdsBack = (breaker: CircuitBreaker.Service, key: string): Effect.Effect<boolean> =>
+  Effect.map(breaker.state(key), (status) => status !== "Closed")
+
 /** Runs `attempt` through the breaker of `key`; with no breaker, runs it as it is. */
 export const guarded = <A>(
   breaker: CircuitBreaker.Service | undefined,

@@ -164,14 +164,16 @@ const onModel = <A>(call: Call<A>, model: string, fallbackNext: boolean): Effect
       priority: call.settings.priority,
       maxQueueWait: call.maxQueueWait
     })
-    const retried = retrying(
-      { policy: call.policy, deadline: call.deadline, model, progress: call.progress, budget: call.budget },
-      (n) =>
-        attemptOnce(call, endpoint, ticket, fallbackNext).pipe(
-          Effect.withSpan("grok.attempt", {
-            attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n }
-          })
-        )
+    const breaker = call.breaker
+    const key = Breaker.keyOf(call.client.baseUrl, model)
+    const heldBack = breaker === undefined ? Effect.succeed(false) : Breaker.holdsBack(breaker, key)
+    const { policy, deadline, progress, budget } = call
+    const retried = retrying({ policy, deadline, model, progress, budget, heldBack }, (n) =>
+      attemptOnce(call, endpoint, ticket, fallbackNext).pipe(
+        Effect.withSpan("grok.attempt", {
+          attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n }
+        })
+      )
     )
     return yield* Effect.map(retried, (ok) => ({ ...ok, attempts: call.progress.attempts, model }))
   })

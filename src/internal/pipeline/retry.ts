@@ -4,6 +4,10 @@
  * `isRetryable` is false (which already reflects `x-should-retry`) is never retried, whatever the policy. A retry
  * the policy and the deadline allow is then paid for from the retry budget; when the budget refuses, the call
  * fails with its last error marked `retryBudgetSpent`. A success gives the budget back its refund.
+ *
+ * While the model's breaker holds calls back, the policy's delay is not slept: the next attempt waits for the
+ * breaker's probe anyway, and the probe's verdict is the better backoff (a call that slept on would wake late,
+ * after the probe had already released every other call).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -39,6 +43,8 @@ export interface Options {
   readonly model: string
   readonly progress: Progress
   readonly budget: RetryBudget.Service
+  /** Whether the next attempt will wait for the breaker's probe (it is open or probing). */
+  readonly heldBack: Effect.Effect<boolean>
 }
 
 /** Runs `attempt` (given its number, from 1) under the policy. */
@@ -72,7 +78,7 @@ export const retrying = <A>(
           yield* giveUp(error, n, "the retry budget is spent")
           return yield* Effect.fail(amend(error, { retryBudgetSpent: true }))
         }
-        const delayMillis = Math.max(0, startAt - now)
+        const delayMillis = (yield* options.heldBack) ? 0 : Math.max(0, startAt - now)
         yield* GrokMetrics.recordRetry({ model: options.model, errorTag: error._tag })
         yield* Effect.annotateCurrentSpan({ "grok.retry_delay_ms": delayMillis })
         yield* Effect.logDebug("grok call failed: retrying").pipe(
