@@ -21,6 +21,8 @@ export interface Plan {
   readonly down?: (model: string, nowMillis: number) => boolean
   /** The keys accepted; default every key. */
   readonly keys?: ReadonlyArray<string>
+  /** How a key not in `keys` is refused: xAI's wrong-key 400 (default), 401 or 403; `echo` puts the key in the body. */
+  readonly refusal?: { readonly status?: 400 | 401 | 403; readonly echo?: boolean }
 }
 
 const completion = (model: string) => ({
@@ -41,7 +43,15 @@ const modelOf = (body: unknown): string => {
 
 const answer = (plan: Plan, model: string, key: string, now: number): { status: number; body: unknown } => {
   if (plan.keys !== undefined && !plan.keys.includes(key)) {
-    return { status: 400, body: { code: "invalid-argument", error: "Incorrect API key provided: xa***yz." } }
+    const shown = plan.refusal?.echo ? key : "xa***yz"
+    const status = plan.refusal?.status ?? 400
+    const error =
+      status === 400
+        ? `Incorrect API key provided: ${shown}.`
+        : status === 401
+          ? `The bearer token ${shown} could not be authenticated.`
+          : `The API key ${shown} was revoked.`
+    return { status, body: { code: "unauthenticated", error } }
   }
   if (plan.down?.(model, now)) return { status: 503, body: { code: "unavailable", error: "Service unavailable" } }
   return { status: 200, body: completion(model) }
