@@ -130,17 +130,6 @@ export const rejectedTotal = Metric.counter("grok_rejected_total", {
 })
 
 /**
- * `grok_fallbacks_total{from,to,error}`: calls that gave up a model and went on to the next one.
- *
- * @since 0.2.0
- * @category metrics
- */
-export const fallbacksTotal = Metric.counter("grok_fallbacks_total", {
-  description: "Grok calls moved from one model to the next, by both models and the error that gave up the first",
-  incremental: true
-})
-
-/**
  * `grok_admission_wait_seconds{model}`: time an attempt waited for the rate limiter.
  *
  * @since 0.1.0
@@ -284,18 +273,6 @@ export const recordRejected = (o: { readonly model: string; readonly reason: str
   Metric.increment(withLabels(rejectedTotal, { model: o.model, reason: o.reason }))
 
 /**
- * Records a call that gave up model `from` after `errorTag` and goes on to `to`: `grok_fallbacks_total`.
- *
- * @since 0.2.0
- * @category recording
- */
-export const recordFallback = (o: {
-  readonly from: string
-  readonly to: string
-  readonly errorTag: string
-}): Effect.Effect<void> => Metric.increment(withLabels(fallbacksTotal, { from: o.from, to: o.to, error: o.errorTag }))
-
-/**
  * Records the time one attempt waited for admission: `grok_admission_wait_seconds`.
  *
  * @since 0.1.0
@@ -397,3 +374,21 @@ export {
    */
   recordLimiterState
 } from "./internal/limiterMetrics.js"
+
+export {
+  /**
+   * `grok_stream_tokens_per_second{model}`: completion tokens over the time from the first item of a stream to its
+   * end.
+   *
+   * @since 0.2.0
+   * @category metrics
+   */
+  streamTokensPerSecond,
+  /**
+   * `grok_time_to_first_token_seconds{model}`: from sending a streamed request to its first chunk or event.
+   *
+   * @since 0.2.0
+   * @category metrics
+   */
+  timeToFirstToken
+} from "./internal/streamMetrics.js"

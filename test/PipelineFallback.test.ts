@@ -3,12 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Metric } from "effect"
 import * as GrokMetrics from "../src/GrokMetrics.js"
+import { fallbacksTotal } from "../src/internal/fallbackMetrics.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { runCalls } from "./support/virtualGrok.js"
 
 const grok4Down = (model: string) => model === "grok-4"
 const fallbacks = (from: string, to: string) =>
-  Metric.value(GrokMetrics.withLabels(GrokMetrics.fallbacksTotal, { from, to, error: "Rejected" }))
+  Metric.value(GrokMetrics.withLabels(fallbacksTotal, { from, to, error: "Rejected" }))
 
 describe("the fallback stage", () => {
   it.effect("grok-4 down for the whole run: 100/100 answered by grok-4-fast, 20 requests to grok-4", () =>

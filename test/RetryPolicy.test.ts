@@ -30,7 +30,14 @@ const runScripted = (
       return error === undefined ? "ok" : yield* Effect.fail(error)
     })
     const retried = retrying(
-      { policy, deadline, model: "test", progress: { attempts: 0 }, budget: RetryBudget.unlimited },
+      {
+        policy,
+        deadline,
+        model: "test",
+        progress: { attempts: 0 },
+        budget: RetryBudget.unlimited,
+        heldBack: Effect.succeed(false)
+      },
       () => attempt
     )
     const fiber = yield* Effect.fork(Effect.either(retried))

@@ -2,12 +2,13 @@
  * The attempt stage: one HTTP exchange turned into what the rest of the pipeline needs, the classified result and
  * the pacing information of the answer. It never fails: every failure is a value for the retry stage to judge.
  *
- * It sends the client's current key (and says which one it sent), never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
+ * It sends the client's current key (and notes which one, for the refresh stage), never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
  * of an answer after decompression, scrubs every header value it passes on, and decodes a success with the
  * endpoint's schema.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
@@ -16,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
@@ -27,14 +29,17 @@ export interface Exchange<A> {
   readonly requestId: string | undefined
   readonly info: RateLimitHeaders.RateLimitInfo
   readonly result: Either.Either<A, GrokError.GrokError>
-  /** Which key was sent: the refresh stage renews it only once per key. */
-  readonly keyGeneration: number
 }
 
 /** The key to send, read at every attempt, since a refresh replaces it. */
 export interface CurrentKey {
   readonly key: Redacted.Redacted<string>
   readonly generation: number
+}
+
+/** Which key a call's last attempt sent: written here, read by the refresh stage. */
+export interface KeyUse {
+  generation: number
 }
 
 export interface Transport {
@@ -47,7 +52,7 @@ export interface Transport {
 }
 
 /** An exchange that got no HTTP answer and failed with `error`. */
-const unanswered = <A>(error: GrokError.GrokError): Omit<Exchange<A>, "keyGeneration"> => ({
+const unanswered = <A>(error: GrokError.GrokError): Exchange<A> => ({
   status: undefined,
   requestId: undefined,
   info: RateLimitHeaders.empty,
@@ -102,7 +107,7 @@ const classified = <A>(
   answer: { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string },
   nowMillis: number,
   secrets: ReadonlyArray<string>
-): Omit<Exchange<A>, "keyGeneration"> => {
+): Exchange<A> => {
   const info = RateLimitHeaders.parse(answer.headers, nowMillis)
   const rawId = RateLimitHeaders.header(answer.headers, "x-request-id")
   const requestId = rawId === undefined ? undefined : scrub(rawId, secrets)
@@ -121,22 +126,75 @@ const classified = <A>(
   return { status: answer.status, requestId, info, result }
 }
 
-/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
-export const send = <A>(transport: Transport, endpoint: Endpoint<A>): Effect.Effect<Exchange<A>> =>
-  Effect.flatMap(transport.key, (current) =>
-    Effect.map(exchange(transport, endpoint, current.key), (answer) => ({
-      ...answer,
-      keyGeneration: current.generation
-    }))
+/** Transport failures as typed errors: shared by whole answers and streams. */
+const transportError = (error: HttpClientError.HttpClientError, secrets: ReadonlyArray<string>): GrokError.GrokError =>
+  error._tag === "RequestError" && error.reason !== "Transport"
+    ? // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
+      new GrokError.Validation({
+        reason: "InvalidRequest",
+        detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
+      })
+    : GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
+
+/**
+ * Opens the endpoint's request as a stream: the answer's head within the attempt timeout, its body left to the
+ * caller. The request is aborted when the enclosing scope closes, so interrupting a stream closes the connection.
+ */
+export const open = (
+  transport: Transport,
+  request: HttpClientRequest.HttpClientRequest,
+  used: KeyUse
+): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError, Scope.Scope> =>
+  Effect.flatMap(withKey(transport, request, used), (signed) =>
+    HttpClient.withScope(transport.http)
+      .execute(signed)
+      .pipe(
+        withoutRedirects,
+        Effect.timeoutFail({
+          duration: transport.timeout,
+          onTimeout: () =>
+            GrokError.classifyTransport({
+              reason: "Timeout",
+              detail: `no answer within ${Duration.format(Duration.decode(transport.timeout))}`
+            })
+        }),
+        Effect.catchTags({
+          RequestError: (error) => Effect.fail(transportError(error, transport.secrets)),
+          ResponseError: (error) => Effect.fail(transportError(error, transport.secrets))
+        })
+      )
   )
+
+/** The request with the current key, noted in `used`. */
+const withKey = (transport: Transport, request: HttpClientRequest.HttpClientRequest, used: KeyUse) =>
+  Effect.map(transport.key, (current) => {
+    used.generation = current.generation
+    return HttpClientRequest.bearerToken(request, current.key)
+  })
+
+/** The pacing information and scrubbed request id of an answer's head. */
+export const headOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  nowMillis: number,
+  secrets: ReadonlyArray<string>
+) => {
+  const rawId = RateLimitHeaders.header(response.headers, "x-request-id")
+  return {
+    info: RateLimitHeaders.parse(response.headers, nowMillis),
+    requestId: rawId === undefined ? undefined : scrub(rawId, secrets)
+  }
+}
+
+/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
+export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
+  Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))
 
 const exchange = <A>(
   transport: Transport,
   endpoint: Endpoint<A>,
-  key: Redacted.Redacted<string>
-): Effect.Effect<Omit<Exchange<A>, "keyGeneration">> => {
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<Exchange<A>> => {
   const { secrets } = transport
-  const request = HttpClientRequest.bearerToken(endpoint.request, key)
   return transport.http.execute(request).pipe(
     Effect.flatMap((response) =>
       Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({

@@ -37,32 +37,51 @@ export const waitMillis = (options: {
 export const holdsBack = (breaker: CircuitBreaker.Service, key: string): Effect.Effect<boolean> =>
   Effect.map(breaker.state(key), (status) => status !== "Closed")
 
-/** Runs `attempt` through the breaker of `key`; with no breaker, runs it as it is. */
-export const guarded = <A>(
-  breaker: CircuitBreaker.Service | undefined,
-  options: { readonly key: string; readonly model: string; readonly maxWaitMillis: number | undefined },
-  attempt: Effect.Effect<A, GrokError, Scope.Scope>
-): Effect.Effect<A, GrokError, Scope.Scope> => {
-  if (breaker === undefined) return attempt
-  return breaker.admit(options.key, { maxWaitMillis: options.maxWaitMillis }).pipe(
+/** How one attempt passes: which breaker (none: no breaker stage), which key, how long it may wait. */
+export interface Gate {
+  readonly breaker: CircuitBreaker.Service | undefined
+  readonly key: string
+  readonly model: string
+  readonly maxWaitMillis: number | undefined
+}
+
+/**
+ * Lets the attempt through (undefined when there is no breaker), makes it the probe, or waits for the probe's
+ * verdict; the pass lives as long as the scope.
+ */
+export const enter = (gate: Gate): Effect.Effect<CircuitBreaker.Pass | undefined, Rejected, Scope.Scope> => {
+  if (gate.breaker === undefined) return Effect.succeed(undefined)
+  return gate.breaker.admit(gate.key, { maxWaitMillis: gate.maxWaitMillis }).pipe(
     Effect.catchTag("CircuitOpen", (open) =>
       Effect.zipRight(
-        GrokMetrics.recordRejected({ model: options.model, reason: "CircuitOpen" }),
+        GrokMetrics.recordRejected({ model: gate.model, reason: "CircuitOpen" }),
         Effect.fail(
           new Rejected({
             reason: "CircuitOpen",
             retryAfterMillis: open.retryAfterMillis,
-            detail: `model ${options.model}`
+            detail: `model ${gate.model}`
           })
         )
       )
     ),
-    Effect.tap((pass) => (pass.probe ? Effect.annotateCurrentSpan("grok.breaker_probe", true) : Effect.void)),
-    Effect.flatMap((pass) =>
-      attempt.pipe(
-        Effect.tap(() => pass.report("success")),
-        Effect.tapError((error) => pass.report(CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored"))
-      )
-    )
+    Effect.tap((pass) => (pass.probe ? Effect.annotateCurrentSpan("grok.breaker_probe", true) : Effect.void))
   )
 }
+
+/** The verdict on an attempt: success, or a failure that counts (Transient) or not (everything else). */
+export const judge = (pass: CircuitBreaker.Pass | undefined, error?: GrokError): Effect.Effect<void> =>
+  pass === undefined
+    ? Effect.void
+    : pass.report(error === undefined ? "success" : CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored")
+
+/** Runs `attempt` through the gate and reports its verdict. */
+export const guarded = <A>(
+  gate: Gate,
+  attempt: Effect.Effect<A, GrokError, Scope.Scope>
+): Effect.Effect<A, GrokError, Scope.Scope> =>
+  Effect.flatMap(enter(gate), (pass) =>
+    attempt.pipe(
+      Effect.tap(() => judge(pass)),
+      Effect.tapError((error) => judge(pass, error))
+    )
+  )

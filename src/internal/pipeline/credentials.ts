@@ -17,17 +17,10 @@ import type * as Scope from "effect/Scope"
 import type { GrokError } from "../../GrokError.js"
 import { scrub } from "../../Redaction.js"
 import { amend } from "./amend.js"
+import type { CurrentKey, KeyUse } from "./attempt.js"
 
 /** The key in use and how many refreshes produced it (0 for the key the client was built with). */
-export interface Current {
-  readonly key: Redacted.Redacted<string>
-  readonly generation: number
-}
-
-/** Which key the last attempt of a call sent; written by the pipeline after each send. */
-export interface KeyUse {
-  generation: number
-}
+export type Current = CurrentKey
 
 export interface Credentials {
   readonly current: Effect.Effect<Current>

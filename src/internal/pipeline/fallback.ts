@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { GrokError } from "../../GrokError.js"
-import * as GrokMetrics from "../../GrokMetrics.js"
+import { recordFallback } from "../fallbackMetrics.js"
 
 /** Whether the next model should be tried after `error`. */
 export const movesOn = (error: GrokError): boolean =>
@@ -34,7 +34,7 @@ export const falling = <A>(
     return Effect.catchIf(run(model, true), movesOn, (error) =>
       Effect.logInfo("grok call: falling back to the next model").pipe(
         Effect.annotateLogs({ from: model, to: next, errorTag: error._tag, error: error.message }),
-        Effect.zipRight(GrokMetrics.recordFallback({ from: model, to: next, errorTag: error._tag })),
+        Effect.zipRight(recordFallback({ from: model, to: next, errorTag: error._tag })),
         Effect.zipRight(from(index + 1))
       )
     )

@@ -1,7 +1,7 @@
 /**
  * One call, top-down: deadline → key refresh → fallback models → retry (and the retry budget) → breaker →
  * admission → attempt (transport, size cap, decode, classify) → feedback. Each stage is its own module; this one
- * only composes them and records the call as a whole.
+ * composes them, for whole answers here and for streams in `stream.ts`, and records the call as a whole.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -28,7 +28,7 @@ import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
 import { report } from "./feedback.js"
-import { retrying, type Progress } from "./retry.js"
+import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
 /** What a call may set; the client's options fill the rest. */
 export interface Settings {
@@ -68,7 +68,7 @@ export interface Success<A> {
 }
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
+const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
 
 const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
@@ -87,13 +87,11 @@ export const foundOrMade = <I, S, O, E, R>(
   )
 
 /** Calls the limiter does not admit still report to something. */
-const unlimitedPermit: RateLimiter.Permit = { report: () => Effect.void }
+export const unlimitedPermit: RateLimiter.Permit = { report: () => Effect.void }
 
-/** Everything one call carries through its stages. */
-interface Call<A> {
-  readonly client: Client
-  readonly endpoint: Endpoint<A>
-  readonly settings: Settings
+/** What every call settles before its first attempt, shared by its stages. */
+export interface Prepared {
+  readonly started: number
   readonly deadline: Deadline.Deadline
   readonly policy: RetryPolicy.RetryPolicy
   readonly limiter: RateLimiter.Service
@@ -102,113 +100,154 @@ interface Call<A> {
   readonly timeout: Duration.DurationInput
   readonly maxQueueWait: Duration.DurationInput | undefined
   readonly progress: Progress
-  readonly used: Credentials.KeyUse
+  readonly used: Attempt.KeyUse
   /** The model tried last, for the call's metrics. */
   model: string
 }
 
-const prepare = <A>(client: Client, endpoint: Endpoint<A>, settings: Settings): Effect.Effect<Call<A>> =>
+export const prepare = (client: Client, model: string, call: Settings): Effect.Effect<Prepared> =>
   Effect.gen(function* () {
     const { defaults, built } = client
     return {
-      client,
-      endpoint,
-      settings,
-      deadline: yield* Deadline.start(settings.deadline ?? defaults.deadline),
-      policy: settings.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => defaults.retry),
+      started: yield* Clock.currentTimeMillis,
+      deadline: yield* Deadline.start(call.deadline ?? defaults.deadline),
+      policy: call.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => defaults.retry),
       limiter: Option.getOrElse(yield* serviceOr(RateLimiter.RateLimiter, built.limiter), () => RateLimiter.unlimited),
       breaker: Option.getOrUndefined(yield* serviceOr(CircuitBreaker.CircuitBreaker, built.breaker)),
       budget: Option.getOrElse(yield* serviceOr(RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
-      timeout: settings.attemptTimeout ?? defaults.attemptTimeout,
-      maxQueueWait: settings.maxQueueWait ?? defaults.maxQueueWait,
+      timeout: call.attemptTimeout ?? defaults.attemptTimeout,
+      maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait,
       progress: { attempts: 0 },
       used: { generation: 0 },
-      model: endpoint.model
+      model
     }
   })
 
-/** One attempt: through the breaker, admitted (when the endpoint is), sent, classified, fed back. */
-const attemptOnce = <A>(call: Call<A>, endpoint: Endpoint<A>, ticket: RateLimiter.Ticket, fallbackNext: boolean) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    const maxWaitMillis = Breaker.waitMillis({
-      deadline: call.deadline,
-      maxQueueWaitMillis: call.maxQueueWait === undefined ? undefined : Duration.toMillis(call.maxQueueWait),
+/** The limiter ticket of one model's attempts. */
+export const ticketOf = (
+  prepared: Prepared,
+  call: Settings,
+  cost: { readonly model: string; readonly estimatedTokens: number }
+): Effect.Effect<RateLimiter.Ticket> =>
+  RateLimiter.ticketFor(cost, { priority: call.priority, maxQueueWait: prepared.maxQueueWait })
+
+/** The retry stage's options for `model`: the breaker holds a retry back when it is open or probing. */
+export const retryOptions = (client: Client, prepared: Prepared, model: string): RetryOptions => {
+  const { policy, deadline, progress, budget, breaker } = prepared
+  const key = Breaker.keyOf(client.baseUrl, model)
+  const heldBack = breaker === undefined ? Effect.succeed(false) : Breaker.holdsBack(breaker, key)
+  return { policy, deadline, model, progress, budget, heldBack }
+}
+
+/** How one attempt on `model` passes the breaker now. */
+export const gateOf = (
+  client: Client,
+  prepared: Prepared,
+  model: string,
+  fallbackNext: boolean
+): Effect.Effect<Breaker.Gate> =>
+  Effect.map(Clock.currentTimeMillis, (now) => ({
+    breaker: prepared.breaker,
+    key: Breaker.keyOf(client.baseUrl, model),
+    model,
+    maxWaitMillis: Breaker.waitMillis({
+      deadline: prepared.deadline,
+      maxQueueWaitMillis:
+        prepared.maxQueueWait === undefined ? undefined : Duration.toMillis(Duration.decode(prepared.maxQueueWait)),
       fallbackNext,
       now
     })
-    const key = Breaker.keyOf(call.client.baseUrl, endpoint.model)
-    const attempt = Effect.gen(function* () {
-      const permit = endpoint.admitted ? yield* admit(call.limiter, ticket) : unlimitedPermit
-      const sent = yield* Clock.currentTimeMillis
-      const exchange = yield* Attempt.send({ ...call.client.transport, timeout: call.timeout }, endpoint)
-      call.used.generation = exchange.keyGeneration
-      const durationMillis = (yield* Clock.currentTimeMillis) - sent
-      yield* report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
-      return yield* Either.match(exchange.result, {
-        onLeft: Effect.fail,
-        onRight: (value) => Effect.succeed({ value, requestId: exchange.requestId })
-      })
-    })
-    return yield* Breaker.guarded(call.breaker, { key, model: endpoint.model, maxWaitMillis }, attempt)
-  }).pipe(Effect.scoped)
+  }))
 
-/** The call on one model, retried by the policy. */
-const onModel = <A>(call: Call<A>, model: string, fallbackNext: boolean): Effect.Effect<Success<A>, GrokError> =>
-  Effect.gen(function* () {
-    const primary = call.endpoint
-    const endpoint =
-      model === primary.model || primary.retarget === undefined ? primary : yield* primary.retarget(model)
-    call.model = model
-    const ticket = yield* RateLimiter.ticketFor(endpoint, {
-      priority: call.settings.priority,
-      maxQueueWait: call.maxQueueWait
+/**
+ * The outer stages, shared by whole answers and streams: the deadline around everything, the key refresh around
+ * the models, each model run by `perModel` (told whether a fallback follows).
+ */
+export const outer = <A>(
+  client: Client,
+  prepared: Prepared,
+  models: ReadonlyArray<string>,
+  perModel: (model: string, fallbackNext: boolean) => Effect.Effect<A, GrokError>
+): Effect.Effect<A, GrokError> => {
+  const onModel = (model: string, fallbackNext: boolean) =>
+    Effect.suspend(() => {
+      prepared.model = model
+      return perModel(model, fallbackNext)
     })
-    const breaker = call.breaker
-    const key = Breaker.keyOf(call.client.baseUrl, model)
-    const heldBack = breaker === undefined ? Effect.succeed(false) : Breaker.holdsBack(breaker, key)
-    const { policy, deadline, progress, budget } = call
-    const retried = retrying({ policy, deadline, model, progress, budget, heldBack }, (n) =>
-      attemptOnce(call, endpoint, ticket, fallbackNext).pipe(
-        Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n }
-        })
-      )
-    )
-    return yield* Effect.map(retried, (ok) => ({ ...ok, attempts: call.progress.attempts, model }))
-  })
+  const refreshed = Credentials.refreshing(client.credentials, prepared.used, falling(models, onModel))
+  return Deadline.bound(prepared.deadline, models[0]!, refreshed)
+}
 
-const recordCall = <A>(call: Call<A>, started: number, exit: Exit.Exit<unknown, GrokError>) =>
+/** The models a call tries: its own, then the fallbacks (only for calls that can be sent to another model). */
+export const modelsOf = (client: Client, call: Settings, model: string, retargetable: boolean) =>
+  chain(model, retargetable ? (call.fallbackModels ?? client.defaults.fallbackModels ?? []) : [])
+
+const recordCall = (client: Client, prepared: Prepared, exit: Exit.Exit<unknown, GrokError>) =>
   Effect.gen(function* () {
-    const durationMillis = (yield* Clock.currentTimeMillis) - started
+    const durationMillis = (yield* Clock.currentTimeMillis) - prepared.started
     const outcome = GrokMetrics.outcomeOfExit(exit)
-    const attempts = call.progress.attempts
-    yield* GrokMetrics.recordCall({ model: call.model, outcome, attempts, durationMillis })
-    const alerts = yield* serviceOr(Alerts.AlertMonitor, call.client.built.alerts)
+    const attempts = prepared.progress.attempts
+    yield* GrokMetrics.recordCall({ model: prepared.model, outcome, attempts, durationMillis })
+    const alerts = yield* serviceOr(Alerts.AlertMonitor, client.built.alerts)
     if (Option.isNone(alerts)) return
     const status = Exit.isSuccess(exit) ? 200 : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
     yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
   })
 
-/** Runs one call of `endpoint` through every stage. */
-export const run = <A>(
+/** A call's final error or value, with the attempts it took; the call recorded as a whole, by the last model. */
+export const finish = <A>(client: Client, prepared: Prepared, effect: Effect.Effect<A, GrokError>) =>
+  effect.pipe(
+    Effect.tap(() => Effect.annotateCurrentSpan("grok.answered_model", prepared.model)),
+    Effect.mapError((error) => withAttempts(error, prepared.progress.attempts)),
+    Effect.onExit((exit) => recordCall(client, prepared, exit))
+  )
+
+/** One attempt: through the breaker, admitted (when the endpoint is), sent, classified, fed back. */
+const attemptOnce = <A>(client: Client, prepared: Prepared, endpoint: Endpoint<A>, ticket: RateLimiter.Ticket) =>
+  Effect.gen(function* () {
+    const permit = endpoint.admitted ? yield* admit(prepared.limiter, ticket) : unlimitedPermit
+    const sent = yield* Clock.currentTimeMillis
+    const transport = { ...client.transport, timeout: prepared.timeout }
+    const exchange = yield* Attempt.send(transport, endpoint, prepared.used)
+    const durationMillis = (yield* Clock.currentTimeMillis) - sent
+    yield* report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
+    return yield* Either.match(exchange.result, {
+      onLeft: Effect.fail,
+      onRight: (value) => Effect.succeed({ value, requestId: exchange.requestId })
+    })
+  })
+
+/** The call on one model, retried by the policy. */
+const onModel = <A>(
   client: Client,
-  endpoint: Endpoint<A>,
-  settings: Settings
+  prepared: Prepared,
+  call: Settings,
+  primary: Endpoint<A>,
+  model: string,
+  fallbackNext: boolean
 ): Effect.Effect<Success<A>, GrokError> =>
   Effect.gen(function* () {
-    const started = yield* Clock.currentTimeMillis
-    const call = yield* prepare(client, endpoint, settings)
-    const fallbacks = endpoint.retarget === undefined ? [] : (settings.fallbackModels ?? client.defaults.fallbackModels)
-    const models = chain(endpoint.model, fallbacks ?? [])
-    const whole = Credentials.refreshing(
-      client.credentials,
-      call.used,
-      falling(models, (model, hasNext) => onModel(call, model, hasNext))
-    )
-    return yield* Deadline.bound(call.deadline, endpoint.model, whole).pipe(
-      Effect.tap((ok) => Effect.annotateCurrentSpan("grok.answered_model", ok.model)),
-      Effect.mapError((error) => withAttempts(error, call.progress.attempts)),
-      Effect.onExit((exit) => recordCall(call, started, exit))
-    )
+    const endpoint =
+      model === primary.model || primary.retarget === undefined ? primary : yield* primary.retarget(model)
+    const ticket = yield* ticketOf(prepared, call, endpoint)
+    const attempt = (n: number) =>
+      Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+        Effect.scoped(Breaker.guarded(gate, attemptOnce(client, prepared, endpoint, ticket)))
+      ).pipe(
+        Effect.withSpan("grok.attempt", {
+          attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n }
+        })
+      )
+    const ok = yield* retrying(retryOptions(client, prepared, model), attempt)
+    return { ...ok, attempts: prepared.progress.attempts, model }
+  })
+
+/** Runs one call of `endpoint` through every stage. */
+export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
+  Effect.gen(function* () {
+    const prepared = yield* prepare(client, endpoint.model, call)
+    const models = modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
+    const perModel = (model: string, fallbackNext: boolean) =>
+      onModel(client, prepared, call, endpoint, model, fallbackNext)
+    return yield* finish(client, prepared, outer(client, prepared, models, perModel))
   })

@@ -1,0 +1,111 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Input from "../src/input.js"
+import * as Logging from "../src/logging.js"
+import * as Progress from "../src/progress.js"
+import { parseDuration } from "../src/options.js"
+import { Tally } from "../src/tally.js"
+import * as Duration from "effect/Duration"
+
+const line = (number: number, value: unknown) => ({
+  number,
+  text: typeof value === "string" ? value : JSON.stringify(value),
+  end: 0,
+  terminated: true
+})
+
+describe("Input", () => {
+  it("turns a prompt into a user message with the default model and copies only request fields", () => {
+    const parse = Input.parser({ model: "grok-4" })
+    const item = parse(line(1, { id: "a", prompt: "hi", temperature: 0.5, label: "mine", priority: "low" }))
+    expect(item).toMatchObject({
+      _tag: "Call",
+      id: "a",
+      priority: "low",
+      request: { model: "grok-4", messages: [{ role: "user", content: "hi" }], temperature: 0.5 }
+    })
+    expect(item?._tag === "Call" && "label" in item.request).toBe(false)
+  })
+
+  it("keeps a line's own model and messages", () => {
+    const parse = Input.parser({ model: "grok-4" })
+    const messages = [
+      { role: "system", content: "be brief" },
+      { role: "user", content: "hi" }
+    ]
+    expect(parse(line(1, { id: "a", messages, model: "grok-3-mini" }))).toMatchObject({
+      _tag: "Call",
+      request: { model: "grok-3-mini", messages }
+    })
+  })
+
+  it("refuses a line with both prompt and messages, or an invalid request, under the line's id", () => {
+    const parse = Input.parser({ model: "grok-4" })
+    const both = parse(line(1, { id: "a", prompt: "x", messages: [] }))
+    expect(both).toMatchObject({ _tag: "Invalid", record: { id: "a", error: { reason: "InvalidInput" } } })
+    const hot = parse(line(2, { id: "b", prompt: "x", temperature: 9 }))
+    expect(hot).toMatchObject({ _tag: "Invalid", record: { id: "b", error: { _tag: "Validation" } } })
+  })
+
+  it('treats 1 and "1" as the same id and answers the repeat without an id', () => {
+    const parse = Input.parser({ model: "grok-4" })
+    expect(parse(line(1, { id: 1, prompt: "x" }))?._tag).toBe("Call")
+    expect(parse(line(2, { id: "1", prompt: "y" }))).toMatchObject({
+      _tag: "Invalid",
+      record: { id: null, line: 2 }
+    })
+  })
+
+  it("skips blank lines", () => {
+    expect(Input.parser({ model: "grok-4" })(line(1, "   "))).toBeUndefined()
+  })
+})
+
+describe("options", () => {
+  it("parses durations with and without units", () => {
+    expect(parseDuration("500ms")).toEqual(Duration.millis(500))
+    expect(parseDuration("30")).toEqual(Duration.millis(30_000))
+    expect(parseDuration("2m")).toEqual(Duration.millis(120_000))
+    expect(parseDuration("1.5 hours")).toEqual(Duration.millis(5_400_000))
+    expect(parseDuration("soon")).toBeUndefined()
+    expect(parseDuration("0s")).toBeUndefined()
+  })
+})
+
+describe("Progress", () => {
+  it("shows done/total, rate, ETA, retries, 429s, tokens and cost", () => {
+    const tally = new Tally()
+    tally.total = 10
+    tally.add({
+      id: "a",
+      ok: true,
+      content: "",
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, cost_in_usd_ticks: 1e8 },
+      attempts: 3,
+      requestId: null
+    })
+    tally.rateLimited429 = 2
+    const text = Progress.line(tally, tally.startedAt + 1000)
+    expect(text).toContain("1/10 (10%)")
+    expect(text).toContain("1.0/s")
+    expect(text).toContain("ETA 9.0s")
+    expect(text).toContain("retries 2")
+    expect(text).toContain("429s 2")
+    expect(text).toContain("tokens 5")
+    expect(text).toContain("$0.0100")
+  })
+})
+
+describe("logging", () => {
+  it("shows run-wide warnings and hides the per-call lines the results file already records", () => {
+    const lines: Array<string> = []
+    const program = Effect.gen(function* () {
+      yield* Effect.logWarning("grok call failed: retrying")
+      yield* Effect.logWarning("RateLimiter: cooldown started")
+      yield* Effect.logInfo("RateLimiter: cooldown ended")
+      yield* Effect.logWarning("Redis unavailable (timeout): limiting locally at 50% of the quota")
+    })
+    Effect.runSync(program.pipe(Logging.withLogging({ verbose: false, write: (line) => lines.push(line), tty: false })))
+    expect(lines).toEqual(["warning: Redis unavailable (timeout): limiting locally at 50% of the quota\n"])
+  })
+})
