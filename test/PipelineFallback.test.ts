@@ -29,6 +29,8 @@ describe("the fallback stage", () => {
       // moves on at once instead of waiting for its probe.
       expect(sent.filter((s) => s.model === "grok-4").length).toBe(20)
       expect(sent.filter((s) => s.model === "grok-4-fast").length).toBe(100)
+      // An attempt the breaker refuses was never sent and does not count: attempts add up to the requests sent.
+      expect(ok.reduce((sum, result) => sum + result.attempts, 0)).toBe(sent.length)
       // Each first-wave call retried once into the open breaker: it gave grok-4 up on CircuitOpen, like the rest.
       expect((yield* fallbacks("grok-4", "grok-4-fast")).count - before).toBe(100)
     })

@@ -43,6 +43,8 @@ export interface Gate {
   readonly key: string
   readonly model: string
   readonly maxWaitMillis: number | undefined
+  /** Run when the breaker refuses the attempt: it was never sent, so it must not count as one. */
+  readonly refused: Effect.Effect<void>
 }
 
 /**
@@ -54,7 +56,7 @@ export const enter = (gate: Gate): Effect.Effect<CircuitBreaker.Pass | undefined
   return gate.breaker.admit(gate.key, { maxWaitMillis: gate.maxWaitMillis }).pipe(
     Effect.catchTag("CircuitOpen", (open) =>
       Effect.zipRight(
-        GrokMetrics.recordRejected({ model: gate.model, reason: "CircuitOpen" }),
+        Effect.zipRight(gate.refused, GrokMetrics.recordRejected({ model: gate.model, reason: "CircuitOpen" })),
         Effect.fail(
           new Rejected({
             reason: "CircuitOpen",

@@ -156,6 +156,9 @@ export const gateOf = (
         prepared.maxQueueWait === undefined ? undefined : Duration.toMillis(Duration.decode(prepared.maxQueueWait)),
       fallbackNext,
       now
+    }),
+    refused: Effect.sync(() => {
+      prepared.progress.attempts--
     })
   }))
 
