@@ -27,6 +27,8 @@ export interface OkRecord {
   readonly usage: GrokApi.Usage | null
   readonly attempts: number
   readonly requestId: string | null
+  /** The fallback model that answered (`--fallback-model`), when the line's own did not. */
+  readonly fallbackModel?: string
 }
 
 /**
@@ -103,13 +105,14 @@ export const isId = (u: unknown): u is Id =>
  * @since 0.1.0
  * @category constructors
  */
-export const ok = (id: Id, result: GrokClient.ChatResult): OkRecord => ({
+export const ok = (id: Id, result: GrokClient.ChatResult, requested: string): OkRecord => ({
   id,
   ok: true,
   content: result.content,
   usage: result.usage ?? null,
   attempts: result.attempts,
-  requestId: result.requestId ?? null
+  requestId: result.requestId ?? null,
+  ...(result.model !== requested ? { fallbackModel: result.model } : {})
 })
 
 /**
