@@ -91,11 +91,17 @@ describe("containment over loopback", () => {
   it.scopedLive("a refresh that yields another refused key: every call AuthError, at most two requests a call", () =>
     Effect.gen(function* () {
       const fake = yield* FakeGrok.make({ apiKey: "xai-accepted-key-5555555555" })
-      const refreshApiKey = Effect.succeed(Redacted.make("xai-also-refused-6666666666"))
+      let refreshes = 0
+      const refreshApiKey = Effect.sync(() => {
+        refreshes++
+        return Redacted.make("xai-also-refused-6666666666")
+      })
       const grok = yield* client(fake, { apiKey: Redacted.make("xai-refused-key-7777777777"), refreshApiKey })
       const { failed } = yield* runAll(grok, 50, 20)
       expect(failed.length).toBe(50)
       expect(failed.every((error) => error._tag === "AuthError")).toBe(true)
+      // The refreshed key, refused too, is not refreshed again within 10 s: one refresh for the whole run.
+      expect(refreshes).toBe(1)
       expect((yield* chatArrivals(fake)).length).toBeLessThanOrEqual(100)
     })
   )

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Either, Fiber, Layer, Redacted, TestClock } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
-import { API_KEY, runCalls } from "./support/virtualGrok.js"
+import { REFRESH_SPACING_MILLIS } from "../src/internal/pipeline/credentials.js"
+import * as VirtualGrok from "./support/virtualGrok.js"
+import { API_KEY, BASE_URL, runCalls } from "./support/virtualGrok.js"
 
 const NEW_KEY = "xai-refreshed-key-1111111111"
 
@@ -60,9 +62,36 @@ describe("the key refresh stage", () => {
       expect(failed.length).toBe(50)
       expect(failed.every((error) => error._tag === "AuthError")).toBe(true)
       expect(failed.every((error) => GrokClient.attemptsOf(error)! <= 2)).toBe(true)
-      expect(sent.length).toBeLessThanOrEqual(100)
-      // One refresh per key that was refused, never one per failure: the waves of 20 calls share each.
-      expect(runs.count).toBeLessThanOrEqual(3)
+      // One refresh: the first wave shares it and tries the new key once; the calls after it get the refreshed
+      // key refused and fail without asking the refresh again within its spacing.
+      expect(runs.count).toBe(1)
+      expect(sent.length).toBe(20 * 2 + 30)
+      expect(failed[49]!.detail).toContain("the refreshed key was refused as well")
+    })
+  )
+
+  it.effect("refreshes a refused refreshed key again once the spacing has passed", () =>
+    Effect.gen(function* () {
+      const { runs, refresh } = counting((n) => (n === 1 ? "xai-also-refused-0000000000" : NEW_KEY), 0)
+      const sent: Array<VirtualGrok.Sent> = []
+      const client = GrokClient.layer({
+        apiKey: Redacted.make(API_KEY),
+        baseUrl: BASE_URL,
+        refreshApiKey: refresh
+      }).pipe(Layer.provide(VirtualGrok.layer({ keys: [NEW_KEY] }, sent)), Layer.orDie)
+      const program = Effect.gen(function* () {
+        const grok = yield* GrokClient.GrokClient
+        const first = yield* Effect.either(grok.chat(VirtualGrok.request(0)))
+        const soon = yield* Effect.either(grok.chat(VirtualGrok.request(1)))
+        yield* Effect.sleep(REFRESH_SPACING_MILLIS)
+        const later = yield* Effect.either(grok.chat(VirtualGrok.request(2)))
+        return [first, soon, later].map((result) => (Either.isRight(result) ? "ok" : result.left._tag))
+      })
+      const fiber = yield* Effect.fork(Effect.provide(program, client))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toEqual(["AuthError", "AuthError", "ok"])
+      expect(runs.count).toBe(2)
+      expect(sent.map((s) => s.status)).toEqual([400, 400, 400, 400, 200])
     })
   )
 
