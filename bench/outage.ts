@@ -50,6 +50,8 @@ interface Run {
   readonly requests: number
   /** Requests answered with the outage (to the model that is down). */
   readonly refused: number
+  /** Seconds from the service's recovery to the first request it answered: how long the callers were held. */
+  readonly releaseAfterRecovery: number | undefined
   /** Seconds from the service's recovery to the last request, when it recovered during the run. */
   readonly lastAfterRecovery: number | undefined
   readonly wallSeconds: number
@@ -129,12 +131,16 @@ const measure = async (run: Case, contender: ContenderId, dir: string): Promise<
     const arrivals = Effect.runSync(server.arrivals).filter((a) => a.path === "/v1/chat/completions")
     const recoveredAt = recovery === undefined ? undefined : await recovery
     const last = Math.max(...arrivals.map((a) => a.atMillis))
+    const firstOk = arrivals.find((a) => a.status === 200)?.atMillis
+    const after = (at: number | undefined) =>
+      recoveredAt !== undefined && at !== undefined && at >= recoveredAt ? (at - recoveredAt) / 1000 : undefined
     return {
       contender,
       outcome,
       requests: arrivals.length,
       refused: arrivals.filter((a) => a.kind === "outage").length,
-      lastAfterRecovery: recoveredAt !== undefined && last >= recoveredAt ? (last - recoveredAt) / 1000 : undefined,
+      releaseAfterRecovery: after(firstOk),
+      lastAfterRecovery: after(last),
       wallSeconds
     }
   } finally {
@@ -149,6 +155,8 @@ const labels: Record<ContenderId, string> = {
   fetch: "fetch loop (1 s·2^n + jitter, 5 attempts)"
 }
 
+const seconds = (value: number | undefined) => (value === undefined ? "–" : `${value.toFixed(2)} s`)
+
 const failuresText = (outcome: Outcome) =>
   Object.entries(outcome.failures)
     .map(([kind, count]) => `${kind} ${count}`)
@@ -160,13 +168,13 @@ const table = (run: Case, runs: ReadonlyArray<Run>): string =>
     "",
     `${run.calls} calls at concurrency ${run.concurrency}. Target for grok-resilience: ${run.target}.`,
     "",
-    "| contender | ok / failed | requests | requests / call | refused by the outage | last request after recovery | wall (s) | failures |",
-    "|---|---:|---:|---:|---:|---:|---:|---|",
+    "| contender | ok / failed | requests | requests / call | refused by the outage | first answer after recovery | last request after recovery | wall (s) | failures |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ...runs.map(
       (r) =>
         `| ${labels[r.contender]} | ${r.outcome.ok} / ${r.outcome.failed} | ${r.requests} | ` +
-        `${(r.requests / run.calls).toFixed(2)} | ${r.refused} | ` +
-        `${r.lastAfterRecovery === undefined ? "–" : `${r.lastAfterRecovery.toFixed(2)} s`} | ` +
+        `${(r.requests / run.calls).toFixed(2)} | ${r.refused} | ${seconds(r.releaseAfterRecovery)} | ` +
+        `${seconds(r.lastAfterRecovery)} | ` +
         `${r.wallSeconds.toFixed(2)} | ${failuresText(r.outcome)} |`
     )
   ].join("\n")

@@ -8,21 +8,21 @@ const failures = (sent: ReadonlyArray<{ readonly status: number }>) => sent.filt
 const lastSent = (sent: ReadonlyArray<{ readonly atMillis: number }>) => Math.max(...sent.map((s) => s.atMillis))
 
 describe("the breaker stage", () => {
-  it.effect("a 5 s outage, 100 calls at concurrency 20: 100 ok, 20 failed first sends and 2 failed probes", () =>
+  it.effect("a 5 s outage, 100 calls at concurrency 20: 100 ok, 20 failed first sends and 1 failed probe", () =>
     Effect.gen(function* () {
       const { ok, sent } = yield* runCalls({ calls: 100, concurrency: 20, plan: { down: outageUntil(5_000) } })
       expect(ok.length).toBe(100)
-      // The first wave is sent before any failure is known; the default breaks (1, 2, 4 s) probe at 1, 3 and 7 s.
-      expect(failures(sent)).toBe(22)
+      // The first wave is sent before any failure is known; the default breaks (2, 4 s) probe at 2 and 6 s.
+      expect(failures(sent)).toBe(21)
       expect(
         sent
           .filter((s) => s.status !== 200)
           .map((s) => s.atMillis)
           .slice(20)
-      ).toEqual([1_000, 3_000])
-      expect(sent.length).toBe(122)
+      ).toEqual([2_000])
+      expect(sent.length).toBe(121)
       // Every waiter goes at the instant the probe succeeds: no backoff left to sleep off.
-      expect(lastSent(sent)).toBe(7_000)
+      expect(lastSent(sent)).toBe(6_000)
     })
   )
 
@@ -65,8 +65,9 @@ describe("the breaker stage", () => {
       const reasons = new Set(failed.map((error) => (error._tag === "Rejected" ? error.reason : error._tag)))
       expect([...reasons].every((reason) => reason === "CircuitOpen" || reason === "DeadlineExceeded")).toBe(true)
       expect(sent.length).toBeLessThanOrEqual(130)
-      // 20 first sends, then the probes at 1, 3, 7 and 15 s (breaks of 1, 2, 4 and 8 s).
-      expect(sent.slice(20).map((s) => s.atMillis)).toEqual([1_000, 3_000, 7_000, 15_000])
+      // 20 first sends, then the probes at 2, 6 and 14 s (breaks of 2, 4 and 8 s); the next break, to 30 s, outlasts
+      // every deadline left, and the calls fail at once.
+      expect(sent.slice(20).map((s) => s.atMillis)).toEqual([2_000, 6_000, 14_000])
     })
   )
 
@@ -84,8 +85,8 @@ describe("the breaker stage", () => {
       expect(open.length).toBe(8)
       expect(open.every((error) => error.reason === "CircuitOpen")).toBe(true)
       const waits = open.map((error) => error.retryAfterMillis!)
-      expect(Math.max(...waits)).toBeLessThanOrEqual(1_000)
-      expect(Math.min(...waits)).toBeGreaterThan(750)
+      expect(Math.max(...waits)).toBeLessThanOrEqual(2_000)
+      expect(Math.min(...waits)).toBeGreaterThan(1_750)
       expect(open[0]!.message).toContain("Circuit open")
     })
   )
