@@ -15,15 +15,15 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import * as Alerts from "./Alerts.js"
-import * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import * as Calls from "./internal/client/calls.js"
-import * as Credentials from "./internal/pipeline/credentials.js"
-import * as Pipeline from "./internal/pipeline/pipeline.js"
+import * as Deferred from "./internal/deferred/deferred.js"
+import type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
+import { baseUrlOf, makeContainedClient } from "./internal/pipeline/client.js"
 import * as RateLimiter from "./RateLimiter.js"
-import * as RetryBudget from "./RetryBudget.js"
+import type * as RetryBudget from "./RetryBudget.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -179,7 +179,27 @@ export interface Service {
   ) => Stream.Stream<GrokApi.ChatCompletionChunk, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<GrokApi.ModelList, GrokError.GrokError>
   readonly responses: ResponsesService
+  /** Submits with `deferred: true`; collect the completion with `awaitDeferred` (xAI keeps it 24 h). @since 0.2.0 */
+  readonly submitDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: CallOptions
+  ) => Effect.Effect<DeferredSubmission, GrokError.GrokError>
+  /** Polls for a deferred completion; a 404 (unknown, expired, collected) is `Validation` `NotFound`. @since 0.2.0 */
+  readonly awaitDeferred: (
+    requestId: string,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
+  /** `submitDeferred`, then `awaitDeferred`. @since 0.2.0 */
+  readonly chatDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
 }
+
+/** Deferred completions: per-call options (polling `schedule`, `maxWait`), results. @since 0.2.0 @category models */
+export type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
+/** Default polls of deferred completions: 0.5 s ×1.5 up to 10 s, jittered. @since 0.2.0 @category constants */
+export { DEFAULT_SCHEDULE as deferredPolling } from "./internal/deferred/deferred.js"
 
 /**
  * @since 0.1.0
@@ -207,9 +227,6 @@ export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
 /** Streamed calls fail as stalled after this long without a byte (see `Options.idleTimeout`). */
 const DEFAULT_IDLE_TIMEOUT = "120 seconds"
 
-/** The default cap on the bytes of one answer, after decompression: 16 MiB. */
-const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-
 /**
  * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter`, `CircuitBreaker`,
  * `RetryBudget` and `AlertMonitor` are looked up on every call, in the call's context first and then in the
@@ -228,32 +245,14 @@ export const make = (
   HttpClient.HttpClient | Scope.Scope
 > =>
   Effect.gen(function* () {
-    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
-    const credentials = yield* Credentials.make(options.apiKey, options.refreshApiKey)
-    const client: Pipeline.Client = {
-      baseUrl,
-      credentials,
-      transport: {
-        http: yield* HttpClient.HttpClient,
-        key: credentials.current,
-        maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-        secrets: credentials.secrets
-      },
-      defaults: {
-        retry: options.retry ?? RetryPolicy.standard,
-        attemptTimeout: options.attemptTimeout ?? "120 seconds",
-        deadline: options.deadline,
-        maxQueueWait: options.maxQueueWait,
-        fallbackModels: options.fallbackModels
-      },
-      built: {
-        limiter: yield* Effect.serviceOption(RateLimiter.RateLimiter),
-        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor),
-        breaker: yield* Pipeline.foundOrMade(CircuitBreaker.CircuitBreaker, options.breaker, CircuitBreaker.make),
-        budget: yield* Pipeline.foundOrMade(RetryBudget.RetryBudget, options.retryBudget, RetryBudget.make)
-      }
-    }
-    return GrokClient.of(Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT))
+    const client = yield* makeContainedClient(options)
+    const baseUrl = baseUrlOf(options)
+    return GrokClient.of({
+      ...Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
+      submitDeferred: (request, options) => Deferred.submit(client, baseUrl, request, options),
+      awaitDeferred: (requestId, options) => Deferred.awaitCompletion(client, baseUrl, requestId, options),
+      chatDeferred: (request, options) => Deferred.chat(client, baseUrl, request, options)
+    })
   })
 
 /**

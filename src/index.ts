@@ -13,6 +13,8 @@ export * as Alerts from "./Alerts.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 /** @since 0.1.0 */
 export * as GrokApi from "./GrokApi.js"
+/** @since 0.2.0 */
+export * as GrokBatches from "./GrokBatches.js"
 /** @since 0.1.0 */
 export * as GrokClient from "./GrokClient.js"
 /** @since 0.1.0 */

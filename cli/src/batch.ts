@@ -27,6 +27,7 @@ import { countNonBlankLines } from "./lines.js"
 import { type BatchConfig, defaults } from "./options.js"
 import * as Progress from "./progress.js"
 import * as Records from "./records.js"
+import * as Send from "./send.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
 import { takesEscapes } from "./terminal.js"
@@ -78,7 +79,7 @@ const countingHttp = (tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
  * error that every call would get (`stopsTheRun`), the remaining calls are not sent but answered with a "Not sent"
  * line of the same tag.
  */
-const makeHandler = (grok: GrokClient.Service, journal: Journal.Journal, tally: Tally) => {
+const makeHandler = (send: Send.Send, journal: Journal.Journal, tally: Tally) => {
   let stoppedBy: GrokError.GrokError | undefined
   const write = (record: Records.ResultLine) =>
     Effect.zipRight(
@@ -91,8 +92,11 @@ const makeHandler = (grok: GrokClient.Service, journal: Journal.Journal, tally: 
       const options = item.priority !== undefined ? { priority: item.priority } : {}
       // A result that arrived is written even if an interruption comes right after: only waiting calls are abandoned.
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.either(restore(grok.chat(item.request, options))), (result) => {
-          if (Either.isRight(result)) return write(Records.ok(item.id, result.right, item.request.model))
+        Effect.flatMap(Effect.either(restore(send(item, options))), (result) => {
+          if (Either.isRight(result)) {
+            const answered = result.right.model
+            return write(Records.ok(item.id, result.right, answered !== item.request.model ? answered : undefined))
+          }
           if (stoppedBy === undefined && stopsTheRun(result.left)) stoppedBy = result.left
           return write(Records.failed(item.id, result.left))
         })
@@ -117,8 +121,8 @@ const announce = (config: BatchConfig, recovery: Journal.Journal["recovery"], io
 }
 
 /**
- * The client of a run: the retry policy of the flags, the client's own circuit breaker and retry budget (on, with
- * their defaults), the fallback models, the run's limiter, and an HttpClient that counts 429s.
+ * The client of a run: the retry policy and timeouts of the flags, the client's own circuit breaker and retry
+ * budget (on, with their defaults), the fallback models, the run's limiter, and an HttpClient that counts 429s.
  */
 const clientLayer = (
   config: BatchConfig,
@@ -131,6 +135,7 @@ const clientLayer = (
     baseUrl: endpoint.baseUrl,
     retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
     attemptTimeout: config.timeout,
+    idleTimeout: config.idleTimeout,
     fallbackModels: config.fallbackModels
   }).pipe(
     Layer.provide(countingHttp(tally)),
@@ -139,7 +144,13 @@ const clientLayer = (
     Layer.orDie
   )
 
-const environment = Config.all({
+/**
+ * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const environment = Config.all({
   apiKey: Config.option(Config.redacted("XAI_API_KEY")),
   baseUrl: Config.option(Config.string("XAI_BASE_URL"))
 })
@@ -189,8 +200,8 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       const services = yield* Layer.build(clientLayer(config, endpoint, tally, limiter))
       const grok = Context.get(services, GrokClient.GrokClient)
 
-      const handler = makeHandler(grok, journal, tally)
-      const parse = Input.parser({ model: config.model })
+      const handler = makeHandler(Send.make(grok, { stream: config.stream }), journal, tally)
+      const parse = Input.parser({ model: config.model, api: config.api })
       const pending = (item: Input.Item | undefined): item is Input.Item => {
         if (item === undefined) return false
         const seen = journal.finished(item.key)

@@ -105,14 +105,18 @@ export const isId = (u: unknown): u is Id =>
  * @since 0.1.0
  * @category constructors
  */
-export const ok = (id: Id, result: GrokClient.ChatResult, requested: string): OkRecord => ({
+export const ok = (
+  id: Id,
+  result: Pick<GrokClient.ChatResult, "content" | "usage" | "attempts" | "requestId">,
+  fallbackModel?: string
+): OkRecord => ({
   id,
   ok: true,
   content: result.content,
   usage: result.usage ?? null,
   attempts: result.attempts,
   requestId: result.requestId ?? null,
-  ...(result.model !== requested ? { fallbackModel: result.model } : {})
+  ...(fallbackModel !== undefined ? { fallbackModel } : {})
 })
 
 /**

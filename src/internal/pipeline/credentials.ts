@@ -77,11 +77,19 @@ const obtaining = (
     Effect.catchAllDefect((defect) => Effect.fail(`refreshApiKey died: ${scrub(describe(defect), secrets)}`))
   )
 
+/** A key no refresh replaces. */
+export const fixed = (apiKey: Redacted.Redacted<string>): Credentials => ({
+  current: Effect.succeed({ key: apiKey, generation: 0 }),
+  secrets: [Redacted.value(apiKey)],
+  renew: undefined
+})
+
 export const make = (
   apiKey: Redacted.Redacted<string>,
   refresh: Effect.Effect<Redacted.Redacted<string>, unknown> | undefined
 ): Effect.Effect<Credentials, never, Scope.Scope> =>
   Effect.gen(function* () {
+    if (refresh === undefined) return fixed(apiKey)
     const scope = yield* Effect.scope
     const secrets: Array<string> = [Redacted.value(apiKey)]
     const state = yield* Ref.make<State>({
@@ -90,7 +98,6 @@ export const make = (
       refreshedAtMillis: 0
     })
     const current = Effect.map(Ref.get(state), (s) => s.current)
-    if (refresh === undefined) return { current, secrets, renew: undefined }
 
     const obtain = obtaining(refresh, secrets)
     /** Runs the refresh and settles `done` for every waiter, success or not; always clears the running mark. */

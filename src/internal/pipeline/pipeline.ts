@@ -68,7 +68,7 @@ export interface Success<A> {
 }
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
+export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
 
 const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
