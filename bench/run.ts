@@ -9,6 +9,7 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --no-queue           skip the queue part (bench/queue.ts: the Redis work queue of `queue`, no Grok calls)
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -31,6 +32,7 @@ interface Args {
   readonly allBaselines: boolean
   readonly json: string | undefined
   readonly redis: boolean
+  readonly queue: boolean
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
@@ -53,7 +55,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     contenders: list("--contenders"),
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
-    redis: !argv.includes("--no-redis")
+    redis: !argv.includes("--no-redis"),
+    queue: !argv.includes("--no-queue")
   }
 }
 
@@ -193,6 +196,7 @@ const main = async () => {
     writeFileSync(args.json, JSON.stringify(dump, null, 2) + "\n")
   }
   await redisPart(args.redis)
+  if (args.queue) await (await import("./queue.js")).runQueueBench()
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 
