@@ -8,6 +8,7 @@
  * 3. Memory: `used_memory` of `INFO memory` and `MEMORY USAGE` of each key after the push (every item pending)
  *    and after the work (every result stored), per item and extrapolated to a million items.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
@@ -55,7 +56,7 @@ const keySizes = (connection: Connection.Connection, store: Store.Store) =>
 const measure = (url: string, items: number) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const connection = yield* Connection.open(url, "10 seconds")
+      const connection = yield* Connection.open(url, Duration.seconds(10))
       const store = Store.make(connection, "bench")
       yield* store.ensureGroup
       const before = yield* usedMemory(connection)
