@@ -47,7 +47,7 @@ describeRedis("grok-resilience queue across a Redis restart", "own", () => {
       const collect = runCli(["queue", "collect", "--redis", redis.url, "--job", job, "--output", output], {
         timeoutMillis: 90_000
       })
-      await waitUntil(async () => (await status(redis.url, job)).done >= 40, 60_000, "40 results")
+      await waitUntil(async () => ((await status(redis.url, job)).done ?? 0) >= 40, 60_000, "40 results")
       // SIGKILL: whatever Redis acknowledged is in the append-only file (written before each reply).
       await redis.restart()
       const finished = await Promise.all(running.map((worker) => worker.done))
