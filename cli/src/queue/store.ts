@@ -95,6 +95,96 @@ export interface Store {
   readonly results: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string | undefined>, QueueError>
 }
 
+type Run = Connection["run"]
+
+const decodePush = (reply: unknown) => {
+  if (!Array.isArray(reply) || !Array.isArray(reply[2])) return Effect.fail(malformed("push", reply))
+  const [added, same] = [asNumber(reply[0]), asNumber(reply[1])]
+  if (added === undefined || same === undefined) return Effect.fail(malformed("push", reply))
+  return Effect.succeed({ added, same, conflicts: reply[2].map(String) })
+}
+
+const decodeTake = (reply: unknown) => {
+  if (!Array.isArray(reply) || !Array.isArray(reply[1])) return Effect.fail(malformed("take", reply))
+  const entries = reply[1].map(toEntry)
+  if (entries.some((entry) => entry === undefined)) return Effect.fail(malformed("take", reply))
+  return Effect.succeed({ reclaimed: asNumber(reply[0]) === 1, entries: entries as Array<Entry> })
+}
+
+const decodeCounts = (reply: unknown) => {
+  const values = Array.isArray(reply) ? reply.map(asNumber) : []
+  if (values.length !== 10 || values.some((value) => value === undefined)) {
+    return Effect.fail(malformed("counts", reply))
+  }
+  const [total, inStream, inFlight, done, failed, worked, firstAt, lastAt, consumers, now] = values as Array<number>
+  return Effect.succeed<Counts>({
+    total: total!,
+    pending: Math.max(0, inStream! - inFlight!),
+    inFlight: inFlight!,
+    done: done!,
+    failed: failed!,
+    worked: worked!,
+    firstAt: firstAt!,
+    lastAt: lastAt!,
+    consumers: consumers!,
+    now: now!
+  })
+}
+
+/** What workers do to items: take, complete, drop, hand back, renew. */
+const itemOperations = (run: Run, keys: Keys.Keys) => ({
+  take: (consumer: string, reclaimAfterMillis: number, count: number) =>
+    Effect.flatMap(
+      run("take", (redis) =>
+        redis.queueTake(
+          keys.stream,
+          Keys.GROUP,
+          consumer,
+          String(Math.max(1, Math.round(reclaimAfterMillis))),
+          String(count)
+        )
+      ),
+      decodeTake
+    ),
+  complete: (entryId: string, key: string, result: string, failed: boolean) =>
+    Effect.map(
+      run("complete", (redis) =>
+        redis.queueComplete(
+          keys.stream,
+          keys.results,
+          keys.done,
+          keys.meta,
+          Keys.GROUP,
+          entryId,
+          key,
+          result,
+          failed ? "1" : "0"
+        )
+      ),
+      (reply) => asNumber(reply) === 1
+    ),
+  drop: (entryId: string) =>
+    run("drop", (redis) => redis.multi().xack(keys.stream, Keys.GROUP, entryId).xdel(keys.stream, entryId).exec()).pipe(
+      Effect.asVoid
+    ),
+  handBack: (consumer: string, entryIds: ReadonlyArray<string>) =>
+    entryIds.length === 0
+      ? Effect.succeed(0)
+      : Effect.map(
+          run("hand back", (redis) => redis.queueHandBack(keys.stream, Keys.GROUP, consumer, ...entryIds)),
+          (reply) => asNumber(reply) ?? 0
+        ),
+  touch: (consumer: string, entryIds: ReadonlyArray<string>) =>
+    entryIds.length === 0
+      ? Effect.succeed(0)
+      : Effect.map(
+          run("heartbeat", (redis) => redis.queueTouch(keys.stream, Keys.GROUP, consumer, ...entryIds)),
+          (reply) => asNumber(reply) ?? 0
+        ),
+  leave: (consumer: string) =>
+    Effect.asVoid(run("leave", (redis) => redis.queueLeave(keys.stream, Keys.GROUP, consumer)))
+})
+
 export const make = (connection: Connection, job: string): Store => {
   const keys = Keys.forJob(job)
   const { run } = connection
@@ -124,95 +214,14 @@ export const make = (connection: Connection, job: string): Store => {
             ])
           )
         ),
-        (reply) => {
-          if (!Array.isArray(reply) || !Array.isArray(reply[2])) return Effect.fail(malformed("push", reply))
-          const [added, same] = [asNumber(reply[0]), asNumber(reply[1])]
-          if (added === undefined || same === undefined) return Effect.fail(malformed("push", reply))
-          return Effect.succeed({ added, same, conflicts: reply[2].map(String) })
-        }
+        decodePush
       ),
-    take: (consumer, reclaimAfterMillis, count) =>
-      Effect.flatMap(
-        run("take", (redis) =>
-          redis.queueTake(
-            keys.stream,
-            Keys.GROUP,
-            consumer,
-            String(Math.max(1, Math.round(reclaimAfterMillis))),
-            String(count)
-          )
-        ),
-        (reply) => {
-          if (!Array.isArray(reply) || !Array.isArray(reply[1])) return Effect.fail(malformed("take", reply))
-          const entries = reply[1].map(toEntry)
-          if (entries.some((entry) => entry === undefined)) return Effect.fail(malformed("take", reply))
-          return Effect.succeed({ reclaimed: asNumber(reply[0]) === 1, entries: entries as Array<Entry> })
-        }
-      ),
-    complete: (entryId, key, result, failed) =>
-      Effect.map(
-        run("complete", (redis) =>
-          redis.queueComplete(
-            keys.stream,
-            keys.results,
-            keys.done,
-            keys.meta,
-            Keys.GROUP,
-            entryId,
-            key,
-            result,
-            failed ? "1" : "0"
-          )
-        ),
-        (reply) => asNumber(reply) === 1
-      ),
-    drop: (entryId) =>
-      run("drop", (redis) =>
-        redis.multi().xack(keys.stream, Keys.GROUP, entryId).xdel(keys.stream, entryId).exec()
-      ).pipe(Effect.asVoid),
-    handBack: (consumer, entryIds) =>
-      entryIds.length === 0
-        ? Effect.succeed(0)
-        : Effect.map(
-            run("hand back", (redis) => redis.queueHandBack(keys.stream, Keys.GROUP, consumer, ...entryIds)),
-            (reply) => asNumber(reply) ?? 0
-          ),
-    touch: (consumer, entryIds) =>
-      entryIds.length === 0
-        ? Effect.succeed(0)
-        : Effect.map(
-            run("heartbeat", (redis) => redis.queueTouch(keys.stream, Keys.GROUP, consumer, ...entryIds)),
-            (reply) => asNumber(reply) ?? 0
-          ),
-    leave: (consumer) => Effect.asVoid(run("leave", (redis) => redis.queueLeave(keys.stream, Keys.GROUP, consumer))),
+    ...itemOperations(run, keys),
     counts: Effect.flatMap(
       run("counts", (redis) => redis.queueCounts(keys.ids, keys.stream, keys.results, keys.meta, Keys.GROUP)),
-      (reply) => {
-        const values = Array.isArray(reply) ? reply.map(asNumber) : []
-        if (values.length !== 10 || values.some((value) => value === undefined)) {
-          return Effect.fail(malformed("counts", reply))
-        }
-        const [total, inStream, inFlight, done, failed, worked, firstAt, lastAt, consumers, now] =
-          values as Array<number>
-        return Effect.succeed({
-          total: total!,
-          pending: Math.max(0, inStream! - inFlight!),
-          inFlight: inFlight!,
-          done: done!,
-          failed: failed!,
-          worked: worked!,
-          firstAt: firstAt!,
-          lastAt: lastAt!,
-          consumers: consumers!,
-          now: now!
-        })
-      }
+      decodeCounts
     ),
-    doneKeys: (start, count) =>
-      Effect.map(
-        run("LRANGE", (redis) => redis.lrange(keys.done, start, start + count - 1)),
-        (list) => list
-      ),
+    doneKeys: (start, count) => run("LRANGE", (redis) => redis.lrange(keys.done, start, start + count - 1)),
     results: (list) =>
       list.length === 0
         ? Effect.succeed([])

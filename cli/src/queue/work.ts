@@ -50,6 +50,86 @@ const resultOf = (grok: GrokClient.Service, model: string, entry: Store.Entry, s
 
 const consumerName = (): string => `${Os.hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
+/** What one worker needs while it runs. */
+interface Worker {
+  readonly store: Store.Store
+  readonly grok: GrokClient.Service
+  readonly model: string
+  readonly consumer: string
+  readonly reclaimMillis: number
+  readonly inFlight: Set<string>
+  readonly stats: Stats
+}
+
+/** Works on one entry; a result that arrived is stored even if an interruption comes right after. */
+const workOn = (w: Worker, entry: Store.Entry) =>
+  entry.key === undefined
+    ? Effect.zipRight(
+        Effect.logWarning(`queue: dropped entry ${entry.entryId} without a key`),
+        w.store.drop(entry.entryId)
+      )
+    : Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(resultOf(w.grok, w.model, entry, w.stats)), (record) =>
+          Effect.map(w.store.complete(entry.entryId, entry.key!, JSON.stringify(record), !record.ok), (stored) => {
+            if (stored) w.stats.stored++
+            else w.stats.twice++
+          })
+        )
+      )
+
+/** Takes one item and works on it; interrupted, hands it back. Resolves to the number of items taken. */
+const takeOne = (w: Worker) =>
+  Effect.acquireUseRelease(
+    Effect.tap(w.store.take(w.consumer, w.reclaimMillis, 1), (taken) =>
+      Effect.sync(() => {
+        if (taken.reclaimed) w.stats.reclaimed += taken.entries.length
+        for (const entry of taken.entries) w.inFlight.add(entry.entryId)
+      })
+    ),
+    (taken) =>
+      Effect.as(
+        Effect.forEach(taken.entries, (entry) => workOn(w, entry), { discard: true }),
+        taken.entries.length
+      ),
+    (taken, exit) => {
+      const ids = taken.entries.map((entry) => entry.entryId)
+      for (const id of ids) w.inFlight.delete(id)
+      if (Exit.isSuccess(exit) || ids.length === 0) return Effect.void
+      // Handed back now, or reclaimed after --reclaim-after when Redis cannot be reached.
+      return w.store.handBack(w.consumer, ids).pipe(
+        Effect.tap((n) => Effect.sync(() => (w.stats.handedBack += n))),
+        Effect.timeout("5 seconds"),
+        Effect.ignore
+      )
+    }
+  )
+
+/** One slot: takes items until the job has nothing left (pending or in flight anywhere) or the run stops. */
+const slot = (w: Worker) =>
+  Effect.gen(function* () {
+    while (w.stats.stoppedBy === undefined) {
+      if ((yield* takeOne(w)) > 0) continue
+      const counts = yield* w.store.counts
+      if (counts.pending + counts.inFlight === 0) return
+      yield* Effect.sleep(queueDefaults.pollInterval)
+    }
+  })
+
+/** The heartbeat: a few times per reclaim period, so that one late beat does not get a live item reclaimed. */
+const heartbeat = (w: Worker) =>
+  Effect.suspend(() => w.store.touch(w.consumer, [...w.inFlight])).pipe(
+    Effect.catchAll((error) => Effect.logWarning(`queue heartbeat failed: ${error.message}`)),
+    Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, w.reclaimMillis / queueDefaults.heartbeatShare)))),
+    Effect.forkScoped
+  )
+
+const describeStats = (w: Worker): string =>
+  `Worker ${w.consumer}: ${w.stats.stored} results stored` +
+  (w.stats.reclaimed > 0 ? `, ${w.stats.reclaimed} items reclaimed from stopped workers` : "") +
+  (w.stats.twice > 0 ? `, ${w.stats.twice} finished by another worker first` : "") +
+  (w.stats.handedBack > 0 ? `, ${w.stats.handedBack} unfinished items handed back` : "") +
+  "."
+
 export const run = (
   config: WorkConfig,
   stderr: (text: string) => void
@@ -60,81 +140,25 @@ export const run = (
       const connection = yield* Connection.open(config.redis, config.redisWait)
       const store = Store.make(connection, config.job)
       yield* store.ensureGroup
-      const grok = yield* Client.make(config, notice)
-      const consumer = consumerName()
-      const reclaimMillis = Duration.toMillis(config.reclaimAfter)
-      const inFlight = new Set<string>()
-      const stats: Stats = { stored: 0, twice: 0, reclaimed: 0, handedBack: 0, stoppedBy: undefined }
-
-      // The heartbeat: a few times per reclaim period, so that one late beat does not get a live item reclaimed.
-      yield* Effect.suspend(() => store.touch(consumer, [...inFlight])).pipe(
-        Effect.catchAll((error) => Effect.logWarning(`queue heartbeat failed: ${error.message}`)),
-        Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, reclaimMillis / queueDefaults.heartbeatShare)))),
-        Effect.forkScoped
-      )
-
-      const work = (entry: Store.Entry) =>
-        entry.key === undefined
-          ? Effect.zipRight(
-              Effect.logWarning(`queue: dropped entry ${entry.entryId} without a key`),
-              store.drop(entry.entryId)
-            )
-          : Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(restore(resultOf(grok, config.model, entry, stats)), (record) =>
-                Effect.map(store.complete(entry.entryId, entry.key!, JSON.stringify(record), !record.ok), (stored) => {
-                  if (stored) stats.stored++
-                  else stats.twice++
-                })
-              )
-            )
-
-      const takeOne = Effect.acquireUseRelease(
-        Effect.tap(store.take(consumer, reclaimMillis, 1), (taken) =>
-          Effect.sync(() => {
-            if (taken.reclaimed) stats.reclaimed += taken.entries.length
-            for (const entry of taken.entries) inFlight.add(entry.entryId)
-          })
-        ),
-        (taken) => Effect.as(Effect.forEach(taken.entries, work, { discard: true }), taken.entries.length),
-        (taken, exit) => {
-          const ids = taken.entries.map((entry) => entry.entryId)
-          for (const id of ids) inFlight.delete(id)
-          if (Exit.isSuccess(exit) || ids.length === 0) return Effect.void
-          // Handed back now, or reclaimed after --reclaim-after when Redis cannot be reached.
-          return store.handBack(consumer, ids).pipe(
-            Effect.tap((n) => Effect.sync(() => (stats.handedBack += n))),
-            Effect.timeout("5 seconds"),
-            Effect.ignore
-          )
-        }
-      )
-
-      const slot = Effect.gen(function* () {
-        while (stats.stoppedBy === undefined) {
-          if ((yield* takeOne) > 0) continue
-          const counts = yield* store.counts
-          if (counts.pending + counts.inFlight === 0) return
-          yield* Effect.sleep(queueDefaults.pollInterval)
-        }
-      })
-
-      const report = Effect.sync(() =>
-        notice(
-          `Worker ${consumer}: ${stats.stored} results stored` +
-            (stats.reclaimed > 0 ? `, ${stats.reclaimed} items reclaimed from stopped workers` : "") +
-            (stats.twice > 0 ? `, ${stats.twice} finished by another worker first` : "") +
-            (stats.handedBack > 0 ? `, ${stats.handedBack} unfinished items handed back` : "") +
-            "."
-        )
-      )
-      yield* Effect.forEach(Array.from({ length: config.concurrency }), () => slot, {
+      const w: Worker = {
+        store,
+        grok: yield* Client.make(config, notice),
+        model: config.model,
+        consumer: consumerName(),
+        reclaimMillis: Duration.toMillis(config.reclaimAfter),
+        inFlight: new Set(),
+        stats: { stored: 0, twice: 0, reclaimed: 0, handedBack: 0, stoppedBy: undefined }
+      }
+      yield* heartbeat(w)
+      const report = Effect.sync(() => notice(describeStats(w)))
+      yield* Effect.forEach(Array.from({ length: config.concurrency }), () => slot(w), {
         concurrency: "unbounded",
         discard: true
       }).pipe(Effect.onExit((exit) => (Exit.isInterrupted(exit) ? report : Effect.void)))
-      yield* Effect.ignore(store.leave(consumer))
+      yield* Effect.ignore(store.leave(w.consumer))
       yield* report
-      if (stats.stoppedBy !== undefined) {
-        stderr(`Stopped: ${stats.stoppedBy.message} (no other call can succeed; the rest stays in the job).\n`)
+      if (w.stats.stoppedBy !== undefined) {
+        stderr(`Stopped: ${w.stats.stoppedBy.message} (no other call can succeed; the rest stays in the job).\n`)
         return ExitCode.failed
       }
       const counts = yield* store.counts
