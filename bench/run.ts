@@ -10,6 +10,10 @@
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
  *   --no-queue           skip the queue part (bench/queue.ts: the Redis work queue of `queue`, no Grok calls)
+ *   --no-stream          skip the stream scenario (bench/stream/)
+ *
+ * `npm run bench -- stream` runs the stream scenario alone, without the Redis and queue parts; `--only` takes
+ * `stream` beside the other ids. The stream scenario runs once whatever `--repeat` says.
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -24,6 +28,7 @@ import type { Measurement, Row } from "./report.js"
 import { summary, table } from "./report.js"
 import type { Scenario } from "./scenarios.js"
 import { scenarios } from "./scenarios.js"
+import { runStreamBench } from "./stream/run.js"
 
 interface Args {
   readonly repeat: number
@@ -33,7 +38,11 @@ interface Args {
   readonly json: string | undefined
   readonly redis: boolean
   readonly queue: boolean
+  readonly stream: boolean
 }
+
+/** The id of the stream scenario (bench/stream/), which has its own runner and table. */
+const STREAM = "stream"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const value = (flag: string) => {
@@ -46,8 +55,9 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
       .map((item) => item.trim())
   const repeat = Number(value("--repeat") ?? "1")
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1")
-  const only = list("--only")
-  const unknown = only?.filter((id) => !scenarios.some((s) => s.id === id)) ?? []
+  const streamAlone = argv[0] === STREAM
+  const only = streamAlone ? [STREAM] : list("--only")
+  const unknown = only?.filter((id) => id !== STREAM && !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
     repeat,
@@ -55,8 +65,9 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     contenders: list("--contenders"),
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
-    redis: !argv.includes("--no-redis"),
-    queue: !argv.includes("--no-queue")
+    redis: !streamAlone && !argv.includes("--no-redis"),
+    queue: !streamAlone && !argv.includes("--no-queue"),
+    stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM))
   }
 }
 
@@ -159,7 +170,7 @@ const main = async () => {
       `127.0.0.1 in the same process, after one warm-up round per contender; grok-resilience runs ${args.repeat}× ` +
       "per scenario, the others once.\n"
   )
-  for (const entry of entries) await warmUp(entry)
+  if (chosen.length > 0) for (const entry of entries) await warmUp(entry)
   for (const scenario of chosen) {
     console.error(scenario.title)
     const rows: Array<Row> = []
@@ -182,18 +193,22 @@ const main = async () => {
     results.push({ scenario, rows })
     console.log(table(scenario, rows) + "\n")
   }
-  console.log(
-    summary(
-      results.map(({ scenario, rows }) => ({ scenario, grok: rows.find((r) => r.label === grokResilience.label) }))
+  if (chosen.length > 0) {
+    console.log(
+      summary(
+        results.map(({ scenario, rows }) => ({ scenario, grok: rows.find((r) => r.label === grokResilience.label) }))
+      )
     )
-  )
+  }
+  const streams = args.stream ? await runStreamBench() : []
   if (args.json !== undefined) {
     const dump = results.map(({ scenario, rows }) => ({
       scenario: scenario.id,
       idealSeconds: scenario.idealSeconds,
       rows
     }))
-    writeFileSync(args.json, JSON.stringify(dump, null, 2) + "\n")
+    const stream = streams.length > 0 ? [{ scenario: STREAM, rows: streams }] : []
+    writeFileSync(args.json, JSON.stringify([...dump, ...stream], null, 2) + "\n")
   }
   await redisPart(args.redis)
   if (args.queue) await (await import("./queue.js")).runQueueBench()

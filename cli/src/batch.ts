@@ -26,6 +26,7 @@ import { countNonBlankLines } from "./lines.js"
 import { type BatchConfig, defaults } from "./options.js"
 import * as Progress from "./progress.js"
 import * as Records from "./records.js"
+import * as Send from "./send.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
 import { takesEscapes } from "./terminal.js"
@@ -77,7 +78,7 @@ const countingHttp = (tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
  * error that every call would get (`stopsTheRun`), the remaining calls are not sent but answered with a "Not sent"
  * line of the same tag.
  */
-const makeHandler = (grok: GrokClient.Service, journal: Journal.Journal, tally: Tally) => {
+const makeHandler = (send: Send.Send, journal: Journal.Journal, tally: Tally) => {
   let stoppedBy: GrokError.GrokError | undefined
   const write = (record: Records.ResultLine) =>
     Effect.zipRight(
@@ -90,7 +91,7 @@ const makeHandler = (grok: GrokClient.Service, journal: Journal.Journal, tally: 
       const options = item.priority !== undefined ? { priority: item.priority } : {}
       // A result that arrived is written even if an interruption comes right after: only waiting calls are abandoned.
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.either(restore(grok.chat(item.request, options))), (result) => {
+        Effect.flatMap(Effect.either(restore(send(item, options))), (result) => {
           if (Either.isRight(result)) return write(Records.ok(item.id, result.right))
           if (stoppedBy === undefined && stopsTheRun(result.left)) stoppedBy = result.left
           return write(Records.failed(item.id, result.left))
@@ -163,13 +164,14 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           apiKey: endpoint.apiKey,
           baseUrl: endpoint.baseUrl,
           retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
-          attemptTimeout: config.timeout
+          attemptTimeout: config.timeout,
+          idleTimeout: config.idleTimeout
         }).pipe(Layer.provide(countingHttp(tally)), Layer.provide(Layer.succeedContext(limiter)))
       )
       const grok = Context.get(services, GrokClient.GrokClient)
 
-      const handler = makeHandler(grok, journal, tally)
-      const parse = Input.parser({ model: config.model })
+      const handler = makeHandler(Send.make(grok, { stream: config.stream }), journal, tally)
+      const parse = Input.parser({ model: config.model, api: config.api })
       const pending = (item: Input.Item | undefined): item is Input.Item => {
         if (item === undefined) return false
         const seen = journal.finished(item.key)

@@ -25,8 +25,18 @@ export const defaults = {
   maxAttempts: 8,
   maxWait: "60s",
   timeout: "120s",
+  idleTimeout: "120s",
+  api: "chat",
   limiterKey: "grok"
 } as const
+
+/**
+ * The APIs `--api` chooses between: chat completions, or the Responses API (`POST /v1/responses`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Api = "chat" | "responses"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -154,6 +164,21 @@ export const batchOptions = {
     "Longest server-requested wait (Retry-After) to honour; a 429 asking for longer fails the call"
   ),
   timeout: durationOption("timeout", defaults.timeout, "Time limit of one attempt"),
+  api: Options.choice("api", ["chat", "responses"] as const).pipe(
+    Options.withDefault(defaults.api),
+    Options.withDescription(
+      `chat (chat completions) or responses (the Responses API; lines may give "input" and "instructions") ` +
+        `(default ${defaults.api})`
+    )
+  ),
+  stream: Options.boolean("stream").pipe(
+    Options.withDescription("Stream every answer and collect it; a broken stream is retried whole (default off)")
+  ),
+  idleTimeout: durationOption(
+    "idle-timeout",
+    defaults.idleTimeout,
+    "With --stream: the longest silence of a stream before the attempt fails as stalled"
+  ),
   redis: Options.text("redis").pipe(
     Options.withPseudoName("URL"),
     Options.optional,
@@ -205,6 +230,9 @@ export interface BatchConfig {
   readonly maxAttempts: number
   readonly maxWait: Duration.Duration
   readonly timeout: Duration.Duration
+  readonly api: Api
+  readonly stream: boolean
+  readonly idleTimeout: Duration.Duration
   readonly redis: Option.Option<string>
   readonly limiterKey: string
   readonly jsonSummary: boolean

@@ -103,7 +103,10 @@ export const isId = (u: unknown): u is Id =>
  * @since 0.1.0
  * @category constructors
  */
-export const ok = (id: Id, result: GrokClient.ChatResult): OkRecord => ({
+export const ok = (
+  id: Id,
+  result: Pick<GrokClient.ChatResult, "content" | "usage" | "attempts" | "requestId">
+): OkRecord => ({
   id,
   ok: true,
   content: result.content,

@@ -1,6 +1,6 @@
 /**
  * The GrokClient of a worker, built from the call options as `batch` builds it, with the quota always shared
- * through the job's Redis (`--limiter-key` names it).
+ * through the job's Redis (`--limiter-key` names it), and the sender of `--api` and `--stream`.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Config from "effect/Config"
@@ -14,6 +14,7 @@ import * as Endpoint from "../endpoint.js"
 import type { UsageError } from "../errors.js"
 import * as Limiter from "../limiter.js"
 import { defaults } from "../options.js"
+import * as Send from "../send.js"
 import type { WorkConfig } from "./options.js"
 
 const environment = Config.all({
@@ -24,7 +25,7 @@ const environment = Config.all({
 export const make = (
   config: WorkConfig,
   notice: (text: string) => void
-): Effect.Effect<GrokClient.Service, UsageError, Scope.Scope> =>
+): Effect.Effect<Send.Send, UsageError, Scope.Scope> =>
   Effect.gen(function* () {
     const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
     const target = yield* Endpoint.plan({
@@ -51,8 +52,9 @@ export const make = (
         apiKey: endpoint.apiKey,
         baseUrl: endpoint.baseUrl,
         retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
-        attemptTimeout: config.timeout
+        attemptTimeout: config.timeout,
+        idleTimeout: config.idleTimeout
       }).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(Layer.succeedContext(limiter)))
     )
-    return Context.get(services, GrokClient.GrokClient)
+    return Send.make(Context.get(services, GrokClient.GrokClient), { stream: config.stream })
   })

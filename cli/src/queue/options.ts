@@ -53,6 +53,7 @@ export const jobOptions = {
 export const pushOptions = {
   ...jobOptions,
   model: batchOptions.model,
+  api: batchOptions.api,
   quiet: batchOptions.quiet
 }
 
@@ -70,6 +71,9 @@ export const workOptions = {
   maxWait: batchOptions.maxWait,
   timeout: batchOptions.timeout,
   limiterKey: batchOptions.limiterKey,
+  api: batchOptions.api,
+  stream: batchOptions.stream,
+  idleTimeout: batchOptions.idleTimeout,
   reclaimAfter: duration(
     "reclaim-after",
     queueDefaults.reclaimAfter,

@@ -49,7 +49,7 @@ export const run = (
       const connection = yield* Connection.open(config.redis, config.redisWait)
       const store = Store.make(connection, config.job)
       yield* store.ensureGroup
-      const parse = Input.parser({ model: config.model })
+      const parse = Input.parser({ model: config.model, api: config.api })
       const tally = { added: 0, same: 0, refused: 0, conflicts: 0, named: [] as Array<string> }
       yield* Input.lines(config.input).pipe(
         Stream.filterMap((line) => {

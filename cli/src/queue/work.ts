@@ -11,10 +11,12 @@ import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import { randomBytes } from "node:crypto"
 import * as Os from "node:os"
-import type { GrokClient, GrokError } from "grok-resilience"
+import type { GrokError } from "grok-resilience"
 import { ExitCode, type UsageError } from "../errors.js"
 import * as Input from "../input.js"
+import type { Line } from "../lines.js"
 import * as Records from "../records.js"
+import type * as Send from "../send.js"
 import * as Connection from "./connection.js"
 import { queueDefaults, type WorkConfig } from "./options.js"
 import * as Store from "./store.js"
@@ -23,6 +25,8 @@ import * as Client from "./client.js"
 /** An error after which no other call can succeed: the key is refused or the credits are gone. */
 const stopsTheRun = (error: GrokError.GrokError): boolean =>
   (error._tag === "AuthError" && error.reason === "InvalidKey") || error._tag === "QuotaExhausted"
+
+type Parse = (line: Line) => Input.Item | undefined
 
 interface Stats {
   stored: number
@@ -33,15 +37,15 @@ interface Stats {
 }
 
 /** The result line of one taken item; an entry that is not one of ours (no text) is refused like a bad line. */
-const resultOf = (grok: GrokClient.Service, model: string, entry: Store.Entry, stats: Stats) => {
-  const item = Input.parser({ model })({ number: entry.line, text: entry.text ?? "", end: 0, terminated: true })
+const resultOf = (send: Send.Send, parse: Parse, entry: Store.Entry, stats: Stats) => {
+  const item = parse({ number: entry.line, text: entry.text ?? "", end: 0, terminated: true })
   if (item === undefined) {
     return Effect.succeed<Records.ResultLine>(Records.invalid(null, entry.line, `Line ${entry.line}: empty item`))
   }
   if (item._tag === "Invalid") return Effect.succeed<Records.ResultLine>(item.record)
   if (stats.stoppedBy !== undefined) return Effect.succeed(Records.notSent(item.id, stats.stoppedBy))
   const options = item.priority !== undefined ? { priority: item.priority } : {}
-  return Effect.map(Effect.either(grok.chat(item.request, options)), (result) => {
+  return Effect.map(Effect.either(send(item, options)), (result) => {
     if (Either.isRight(result)) return Records.ok(item.id, result.right)
     if (stats.stoppedBy === undefined && stopsTheRun(result.left)) stats.stoppedBy = result.left
     return Records.failed(item.id, result.left)
@@ -53,8 +57,9 @@ const consumerName = (): string => `${Os.hostname()}-${process.pid}-${randomByte
 /** What one worker needs while it runs. */
 interface Worker {
   readonly store: Store.Store
-  readonly grok: GrokClient.Service
-  readonly model: string
+  readonly send: Send.Send
+  /** Parses one item's line: a parser per item, as push already refused the duplicate ids. */
+  readonly parse: Parse
   readonly consumer: string
   readonly reclaimMillis: number
   readonly inFlight: Set<string>
@@ -69,7 +74,7 @@ const workOn = (w: Worker, entry: Store.Entry) =>
         w.store.drop(entry.entryId)
       )
     : Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(resultOf(w.grok, w.model, entry, w.stats)), (record) =>
+        Effect.flatMap(restore(resultOf(w.send, w.parse, entry, w.stats)), (record) =>
           Effect.map(w.store.complete(entry.entryId, entry.key!, JSON.stringify(record), !record.ok), (stored) => {
             if (stored) w.stats.stored++
             else w.stats.twice++
@@ -142,8 +147,8 @@ export const run = (
       yield* store.ensureGroup
       const w: Worker = {
         store,
-        grok: yield* Client.make(config, notice),
-        model: config.model,
+        send: yield* Client.make(config, notice),
+        parse: (line) => Input.parser({ model: config.model, api: config.api })(line),
         consumer: consumerName(),
         reclaimMillis: Duration.toMillis(config.reclaimAfter),
         inFlight: new Set(),
