@@ -16,6 +16,7 @@ import { ExitCode } from "./errors.js"
 import * as Help from "./help.js"
 import * as Logging from "./logging.js"
 import { batchOptions, input } from "./options.js"
+import * as Queue from "./queue/command.js"
 import { takesEscapes } from "./terminal.js"
 import { readVersion } from "./version.js"
 
@@ -45,7 +46,7 @@ const make = (setExitCode: (code: number) => void) => {
   )
   return Command.make(executable).pipe(
     Command.withDescription("Reliable calls to the xAI Grok API. See `grok-resilience batch --help`."),
-    Command.withSubcommands([batch])
+    Command.withSubcommands([batch, Queue.make(setExitCode)])
   )
 }
 
