@@ -62,7 +62,9 @@ const answer = (command: ReturnType<typeof make>, args: ReadonlyArray<string>, v
       if (directive._tag === "UserDefined") return Effect.succeed(undefined)
       switch (directive.option._tag) {
         case "ShowHelp": {
-          const page = Help.page(directive.option, { executable, version }, config)
+          // A nested subcommand's usage starts with its own name: name the commands above it too.
+          const parents = args[0] === "queue" && args[1] !== undefined && !args[1].startsWith("-") ? " queue" : ""
+          const page = Help.page(directive.option, { executable: `${executable}${parents}`, version }, config)
           return Effect.as(Console.log(Help.render(page, takesEscapes(process.stdout))), ExitCode.ok)
         }
         case "ShowVersion":
