@@ -9,11 +9,13 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --no-queue           skip the queue part (bench/queue.ts: the Redis work queue of `queue`, no Grok calls)
  *   --no-stream          skip the stream scenario (bench/stream/)
  *   --no-outage          skip the containment part (bench/outage.ts: outages, a model down, a refused key)
  *
- * `npm run bench -- stream` runs the stream scenario alone, without the Redis part; `--only` takes `stream` and
- * `outage` beside the other ids. The stream scenario and the containment part run once whatever `--repeat` says.
+ * `npm run bench -- stream` runs the stream scenario alone, without the Redis and queue parts; `--only` takes
+ * `stream` and `outage` beside the other ids. The stream scenario and the containment part run once whatever
+ * `--repeat` says.
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -37,6 +39,7 @@ interface Args {
   readonly allBaselines: boolean
   readonly json: string | undefined
   readonly redis: boolean
+  readonly queue: boolean
   readonly stream: boolean
   readonly outage: boolean
 }
@@ -68,6 +71,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
     redis: !streamAlone && !argv.includes("--no-redis"),
+    queue: !streamAlone && !argv.includes("--no-queue"),
     stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM)),
     outage: !argv.includes("--no-outage") && (only === undefined || only.includes(OUTAGE))
   }
@@ -213,6 +217,7 @@ const main = async () => {
     writeFileSync(args.json, JSON.stringify([...dump, ...stream], null, 2) + "\n")
   }
   await redisPart(args.redis)
+  if (args.queue) await (await import("./queue.js")).runQueueBench()
   if (args.outage) {
     const { runOutageBench } = await import("./outage.js")
     console.log("")
