@@ -8,7 +8,9 @@
  *   cli      the batch CLI at scale and resuming (`cli-scale.ts`)
  *   stream   100 streamed calls through faults before and inside the stream (`stream/`), run once whatever
  *            `--repeat` says
+ *   outage   containment: outages, a model down, a refused key (`outage.ts`), run once
  *   redis    four processes sharing one quota through Redis (`redis.ts`)
+ *   queue    the Redis work queue of `queue`, no Grok calls (`queue.ts`)
  *
  * Options (after `npm run bench --`):
  *   --repeat N           grok-resilience runs per scenario (default 1; the other contenders run once)
@@ -18,6 +20,8 @@
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
  *   --no-stream          skip the stream scenario (bench/stream/)
+ *   --no-outage          skip the containment part (bench/outage.ts)
+ *   --no-queue           skip the queue part (bench/queue.ts)
  *   --cli-sizes a,b      prompts per CLI scale run (default 3000,10000)
  */
 import { execFileSync } from "node:child_process"
@@ -40,10 +44,12 @@ import type { StallResult } from "./stall.js"
 import type { TargetRow } from "./targets.js"
 import { cliRows, cpuRows, pacingRows, stallRows, targetsTable } from "./targets.js"
 
-const GROUPS = ["perf", "pacing", "cli", "stream", "redis"] as const
+const GROUPS = ["perf", "pacing", "cli", "stream", "outage", "redis", "queue"] as const
 
 /** The id of the stream scenario (bench/stream/), which has its own runner and table; `--only` takes it too. */
 const STREAM = "stream"
+/** The id of the containment part (bench/outage.ts); `--only` takes it too. */
+const OUTAGE = "outage"
 type Group = (typeof GROUPS)[number]
 
 interface Args {
@@ -74,10 +80,12 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const groups = new Set<Group>(named.length > 0 ? (named as Array<Group>) : GROUPS)
   if (argv.includes("--no-redis")) groups.delete("redis")
   if (argv.includes("--no-stream") || (only !== undefined && !only.includes(STREAM))) groups.delete("stream")
+  if (argv.includes("--no-outage") || (only !== undefined && !only.includes(OUTAGE))) groups.delete("outage")
+  if (argv.includes("--no-queue")) groups.delete("queue")
   const cliSizes = (list("--cli-sizes") ?? ["3000", "10000"]).map(Number)
   if (cliSizes.some((n) => !Number.isSafeInteger(n) || n < 20))
     throw new Error("--cli-sizes must be whole numbers ≥ 20")
-  const unknown = only?.filter((id) => id !== STREAM && !scenarios.some((s) => s.id === id)) ?? []
+  const unknown = only?.filter((id) => id !== STREAM && id !== OUTAGE && !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
     repeat,
@@ -303,7 +311,9 @@ const main = async () => {
       : ".")
   if (args.groups.has("stream")) await runStreamBench()
   console.log("\n" + targetsTable([...perf.rows, ...pacing, ...cli], noise))
+  if (args.groups.has("outage")) await (await import("./outage.js")).runOutageBench()
   if (args.groups.has("redis")) await redisPart()
+  if (args.groups.has("queue")) await (await import("./queue.js")).runQueueBench()
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 

@@ -13,9 +13,10 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Path from "node:path"
-import type { GrokError } from "grok-resilience"
+import type { GrokError, RateLimiter } from "grok-resilience"
 import { GrokClient, RetryPolicy } from "grok-resilience"
 import * as Endpoint from "./endpoint.js"
 import { describe, ExitCode, UsageError } from "./errors.js"
@@ -92,7 +93,10 @@ const makeHandler = (send: Send.Send, journal: Journal.Journal, tally: Tally) =>
       // A result that arrived is written even if an interruption comes right after: only waiting calls are abandoned.
       return Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Effect.either(restore(send(item, options))), (result) => {
-          if (Either.isRight(result)) return write(Records.ok(item.id, result.right))
+          if (Either.isRight(result)) {
+            const answered = result.right.model
+            return write(Records.ok(item.id, result.right, answered !== item.request.model ? answered : undefined))
+          }
           if (stoppedBy === undefined && stopsTheRun(result.left)) stoppedBy = result.left
           return write(Records.failed(item.id, result.left))
         })
@@ -103,6 +107,42 @@ const makeHandler = (send: Send.Send, journal: Journal.Journal, tally: Tally) =>
     stoppedBy: () => stoppedBy
   }
 }
+
+/** The notices of a run's start: what the results file held and where the quota is shared. */
+const announce = (config: BatchConfig, recovery: Journal.Journal["recovery"], io: Io): void => {
+  const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
+  if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
+  if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
+  if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
+  if (Option.isSome(config.redis)) {
+    notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
+  }
+  if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
+}
+
+/**
+ * The client of a run: the retry policy and timeouts of the flags, the client's own circuit breaker and retry
+ * budget (on, with their defaults), the fallback models, the run's limiter, and an HttpClient that counts 429s.
+ */
+const clientLayer = (
+  config: BatchConfig,
+  endpoint: { readonly apiKey: Redacted.Redacted<string>; readonly baseUrl: string },
+  tally: Tally,
+  limiter: Context.Context<RateLimiter.RateLimiter>
+) =>
+  GrokClient.layer({
+    apiKey: endpoint.apiKey,
+    baseUrl: endpoint.baseUrl,
+    retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
+    attemptTimeout: config.timeout,
+    idleTimeout: config.idleTimeout,
+    fallbackModels: config.fallbackModels
+  }).pipe(
+    Layer.provide(countingHttp(tally)),
+    Layer.provide(Layer.succeedContext(limiter)),
+    // The breaker's and the budget's options are their defaults here, which are valid.
+    Layer.orDie
+  )
 
 /**
  * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
@@ -153,27 +193,11 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       )
       const journal = yield* Journal.open(config.output, { fresh: config.fresh, retryFailed: config.retryFailed })
       const endpoint = yield* Endpoint.start(target, io.stderr)
-      const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
-      const { recovery } = journal
-      if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
-      if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
-      if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
-      if (Option.isSome(config.redis)) {
-        notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
-      }
-      if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
+      announce(config, journal.recovery, io)
 
       const tally = new Tally()
       tally.total = total
-      const services = yield* Layer.build(
-        GrokClient.layer({
-          apiKey: endpoint.apiKey,
-          baseUrl: endpoint.baseUrl,
-          retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
-          attemptTimeout: config.timeout,
-          idleTimeout: config.idleTimeout
-        }).pipe(Layer.provide(countingHttp(tally)), Layer.provide(Layer.succeedContext(limiter)))
-      )
+      const services = yield* Layer.build(clientLayer(config, endpoint, tally, limiter))
       const grok = Context.get(services, GrokClient.GrokClient)
 
       const handler = makeHandler(Send.make(grok, { stream: config.stream }), journal, tally)
