@@ -11,7 +11,8 @@ import * as Fs from "node:fs"
 import * as GrokApi from "../GrokApi.js"
 import type * as RateLimiter from "../RateLimiter.js"
 import { describe, UsageError } from "./errors.js"
-import { type Line, linesOf } from "./lines.js"
+import * as JsonText from "./jsonText.js"
+import { type Fault, type Line, linesOf } from "./lines.js"
 import * as Records from "./records.js"
 
 /**
@@ -79,6 +80,22 @@ const MAX_MESSAGE = 300
 const shorten = (text: string): string => (text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text)
 
 /**
+ * The longest input line read: a longer one is skipped unread (memory stays bounded) and refused.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
+
+const hex = (byte: number): string => `0x${byte.toString(16).toUpperCase().padStart(2, "0")}`
+
+const describeFault = (line: Line, fault: Fault): string =>
+  fault._tag === "NotUtf8"
+    ? `not UTF-8: byte ${hex(fault.byte)} at byte offset ${fault.offset} of the line (offset ` +
+      `${line.start + fault.offset} of the file); JSON text must be UTF-8`
+    : `${fault.bytes} bytes long, over the limit of ${fault.limit} bytes per line; not read`
+
+/**
  * A stateful parser for the lines of one run: it remembers the ids seen (and the line of each), so that a repeated
  * id becomes an error line without an id. Blank lines give `undefined`.
  *
@@ -96,25 +113,29 @@ export const parser = (defaults: { readonly model: string }) => {
   })
 
   return (line: Line): Item | undefined => {
+    if (line.fault !== undefined) return invalid(line.number, null, describeFault(line, line.fault))
     if (line.text.trim() === "") return undefined
+    const shape = JsonText.outline(line.text, JsonText.MAX_DEPTH)
+    if (shape._tag === "TooDeep") {
+      return invalid(line.number, null, `nests arrays and objects deeper than ${shape.limit} levels`)
+    }
     let value: unknown
     try {
       value = JSON.parse(line.text)
     } catch (error) {
-      return invalid(line.number, null, `not valid JSON (${describe(error)})`)
+      return invalid(line.number, null, shorten(`not valid JSON (${describe(error)})`))
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       return invalid(line.number, null, "not a JSON object")
     }
     const fields = value as Record<string, unknown>
-    if (!Records.isId(fields.id)) {
-      return invalid(line.number, null, 'no "id" (a non-empty string or a number)')
-    }
-    const id = fields.id
+    if (shape.idMembers > 1) return invalid(line.number, null, 'more than one "id" member')
+    const id = shape.id === undefined ? undefined : Records.idFromJson(shape.id)
+    if (id === undefined) return invalid(line.number, null, 'no "id" (a non-empty string or a number)')
     const key = Records.idKey(id)
     const first = firstLine.get(key)
     if (first !== undefined) {
-      return invalid(line.number, null, `duplicate id ${JSON.stringify(id)} (first on line ${first})`)
+      return invalid(line.number, null, `duplicate id ${shorten(id.json)} (first on line ${first})`)
     }
     firstLine.set(key, line.number)
 
@@ -160,4 +181,4 @@ export const lines = (path: string): Stream.Stream<Line, UsageError> =>
       catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
     }),
     (fd) => Effect.sync(() => Fs.closeSync(fd))
-  ).pipe(Stream.flatMap((fd) => Stream.fromIteratorSucceed(linesOf(fd), 32)))
+  ).pipe(Stream.flatMap((fd) => Stream.fromIteratorSucceed(linesOf(fd, { maxLineBytes: MAX_LINE_BYTES }), 32)))

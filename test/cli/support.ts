@@ -100,7 +100,7 @@ export const runCli = async (
 ): Promise<Finished> => (await startCli(args, options)).done
 
 /** A fresh temporary directory. */
-export const tempDir = (): string => Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-cli-"))
+export const tempDir = (): string => Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-cli-")))
 
 /** Writes input lines: objects are serialised, strings written as they are. */
 export const writeInput = (path: string, lines: ReadonlyArray<unknown>): string => {
