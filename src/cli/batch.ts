@@ -6,27 +6,29 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as Path from "node:path"
 import * as GrokClient from "../GrokClient.js"
-import type * as GrokError from "../GrokError.js"
 import * as RetryPolicy from "../RetryPolicy.js"
+import * as Calls from "./calls.js"
 import * as Endpoint from "./endpoint.js"
 import { describe, ExitCode, UsageError } from "./errors.js"
 import * as Input from "./input.js"
+import * as Format from "./format.js"
 import * as Journal from "./journal.js"
 import * as Limiter from "./limiter.js"
 import { countNonBlankLines } from "./lines.js"
 import { type BatchConfig, defaults } from "./options.js"
+import * as Paths from "./paths.js"
 import * as Progress from "./progress.js"
-import * as Records from "./records.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
 
@@ -54,53 +56,11 @@ export const processIo: Io = {
   stderrIsTTY: process.stderr.isTTY === true
 }
 
-/** An error after which no other call can succeed: the key is refused or the credits are gone. */
-const stopsTheRun = (error: GrokError.GrokError): boolean =>
-  (error._tag === "AuthError" && error.reason === "InvalidKey") || error._tag === "QuotaExhausted"
-
-/** The fetch HttpClient, counting the 429 answers it receives. */
-const countingHttp = (tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
-  Layer.effect(
-    HttpClient.HttpClient,
-    Effect.map(HttpClient.HttpClient, (client) =>
-      HttpClient.tap(client, (response) =>
-        Effect.sync(() => {
-          if (response.status === 429) tally.rateLimited429++
-        })
-      )
-    )
-  ).pipe(Layer.provide(FetchHttpClient.layer))
-
-/**
- * Handles one input item: writes the refusal of an invalid line, or makes the call and writes its result. After an
- * error that every call would get (`stopsTheRun`), the remaining calls are not sent but answered with a "Not sent"
- * line of the same tag.
- */
-const makeHandler = (grok: GrokClient.Service, journal: Journal.Journal, tally: Tally) => {
-  let stoppedBy: GrokError.GrokError | undefined
-  const write = (record: Records.ResultLine) =>
-    Effect.zipRight(
-      journal.append(record),
-      Effect.sync(() => tally.add(record))
-    )
-  const call = (item: Input.Call) =>
-    Effect.suspend(() => {
-      if (stoppedBy !== undefined) return write(Records.notSent(item.id, stoppedBy))
-      const options = item.priority !== undefined ? { priority: item.priority } : {}
-      // A result that arrived is written even if an interruption comes right after: only waiting calls are abandoned.
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.either(restore(grok.chat(item.request, options))), (result) => {
-          if (Either.isRight(result)) return write(Records.ok(item.id, result.right))
-          if (stoppedBy === undefined && stopsTheRun(result.left)) stoppedBy = result.left
-          return write(Records.failed(item.id, result.left))
-        })
-      )
-    })
-  return {
-    handle: (item: Input.Item) => (item._tag === "Invalid" ? write(item.record) : call(item)),
-    stoppedBy: () => stoppedBy
-  }
-}
+/** The fetch HttpClient, instrumented for the run (attempts, 429s, the refusal rule, stopping). */
+const runHttp = (control: Calls.Control, tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, Calls.instrument(control, tally))).pipe(
+    Layer.provide(FetchHttpClient.layer)
+  )
 
 const environment = Config.all({
   apiKey: Config.option(Config.redacted("XAI_API_KEY")),
@@ -117,7 +77,12 @@ const environment = Config.all({
 export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<number, UsageError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      if (Path.resolve(config.input) === Path.resolve(config.output)) {
+      const resolve = (path: string, what: string) =>
+        Effect.try({
+          try: () => Paths.resolveTarget(path),
+          catch: (error) => new UsageError({ message: `cannot find the ${what} ${path}: ${describe(error)}` })
+        })
+      if ((yield* resolve(config.input, "input file")) === (yield* resolve(config.output, "results file"))) {
         return yield* new UsageError({ message: "the results file must not be the input file" })
       }
       const total = yield* Effect.try({
@@ -157,17 +122,24 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
 
       const tally = new Tally()
       tally.total = total
+      const control = new Calls.Control(
+        {
+          retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
+          grace: config.grace,
+          giveUpAfter: config.giveUpAfter,
+          secrets: [Redacted.value(endpoint.apiKey)],
+          notice: (text) => io.stderr(`${io.stderrIsTTY ? "\r\x1b[2K" : ""}${text}\n`)
+        },
+        yield* Clock.currentTimeMillis
+      )
       const services = yield* Layer.build(
         GrokClient.layer({
           apiKey: endpoint.apiKey,
           baseUrl: endpoint.baseUrl,
-          retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
           attemptTimeout: config.timeout
-        }).pipe(Layer.provide(countingHttp(tally)), Layer.provide(Layer.succeedContext(limiter)))
+        }).pipe(Layer.provide(runHttp(control, tally)), Layer.provide(Layer.succeedContext(limiter)))
       )
-      const grok = Context.get(services, GrokClient.GrokClient)
-
-      const handler = makeHandler(grok, journal, tally)
+      const handle = Calls.handler(Context.get(services, GrokClient.GrokClient), journal, tally, control)
       const parse = Input.parser({ model: config.model })
       const pending = (item: Input.Item | undefined): item is Input.Item => {
         if (item === undefined) return false
@@ -179,10 +151,11 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       const processAll = Effect.scoped(
         Effect.gen(function* () {
           if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrIsTTY, write: io.stderr })
+          yield* Calls.watchRefusals(control)
           yield* Input.lines(config.input).pipe(
             Stream.map(parse),
             Stream.filter(pending),
-            Stream.mapEffect(handler.handle, { concurrency: config.concurrency, unordered: true }),
+            Stream.mapEffect(handle, { concurrency: config.concurrency, unordered: true }),
             Stream.runDrain
           )
         })
@@ -190,14 +163,15 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
 
       const report = (outcome: Outcome) =>
         Effect.sync(() => {
-          const summary = tally.summary(outcome)
+          const summary = tally.summary(outcome, control.abandoned)
           if (!config.quiet) {
             io.stderr(
               Summary.human(summary, {
                 output: config.output,
                 failures: tally.failedCount + tally.skippedFailed,
                 retriable: tally.retriable,
-                ...(handler.stoppedBy() !== undefined ? { stoppedBy: handler.stoppedBy()!.message } : {})
+                grace: Format.duration(Duration.toMillis(config.grace)),
+                ...(control.stop !== undefined ? { stoppedBy: control.stop.message } : {})
               })
             )
           }
@@ -205,7 +179,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         })
 
       yield* Effect.onExit(processAll, (exit) => (Exit.isInterrupted(exit) ? report("interrupted") : Effect.void))
-      yield* report(handler.stoppedBy() !== undefined ? "stopped" : "complete")
+      yield* report(control.stop !== undefined ? "stopped" : "complete")
       return tally.failedCount + tally.skippedFailed > 0 ? ExitCode.failed : ExitCode.ok
     })
   )
