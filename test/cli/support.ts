@@ -67,12 +67,22 @@ export interface Running {
   readonly done: Promise<Finished>
 }
 
+/** The node arguments that start the CLI through the `tsx` wrapper: a parent process that relays signals to a child. */
+export const tsxWrapperCommand: ReadonlyArray<string> = [
+  Path.join(root, "node_modules", "tsx", "dist", "cli.mjs"),
+  Path.join(root, "src/cli/bin.ts")
+]
+
+export interface StartOptions {
+  readonly env?: NodeJS.ProcessEnv
+  readonly timeoutMillis?: number
+  /** Node arguments before the CLI's own; default `cliCommand()`. */
+  readonly command?: ReadonlyArray<string>
+}
+
 /** Starts the CLI with these arguments (after `grok-resilience`). */
-export const startCli = async (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMillis?: number } = {}
-): Promise<Running> => {
-  const command = await cliCommand()
+export const startCli = async (args: ReadonlyArray<string>, options: StartOptions = {}): Promise<Running> => {
+  const command = options.command ?? (await cliCommand())
   const child = spawn(process.execPath, [...command, ...args], {
     cwd: root,
     env: { ...cleanEnv(), ...options.env },
@@ -94,10 +104,8 @@ export const startCli = async (
 }
 
 /** Runs the CLI to the end. */
-export const runCli = async (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMillis?: number } = {}
-): Promise<Finished> => (await startCli(args, options)).done
+export const runCli = async (args: ReadonlyArray<string>, options: StartOptions = {}): Promise<Finished> =>
+  (await startCli(args, options)).done
 
 /** A fresh temporary directory. */
 export const tempDir = (): string => Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-cli-")))
@@ -139,14 +147,18 @@ export const readResults = (path: string, options: { readonly allowTornLast?: bo
 export const completeLines = (path: string): number =>
   Fs.existsSync(path) ? readResults(path, { allowTornLast: true }).length : 0
 
-/** Polls (real time, test harness only) until the file holds at least `n` complete lines. */
-export const waitForLines = async (path: string, n: number, timeoutMillis = 10_000): Promise<void> => {
+/** Polls (real time, test harness only) until `ready` holds. */
+export const waitUntil = async (what: string, ready: () => boolean, timeoutMillis = 10_000): Promise<void> => {
   const until = Date.now() + timeoutMillis
-  while (completeLines(path) < n) {
-    if (Date.now() > until) throw new Error(`${path} did not reach ${n} lines in ${timeoutMillis} ms`)
+  while (!ready()) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMillis} ms`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Polls (real time, test harness only) until the file holds at least `n` complete lines. */
+export const waitForLines = (path: string, n: number, timeoutMillis = 10_000): Promise<void> =>
+  waitUntil(`${path} reaching ${n} lines`, () => completeLines(path) >= n, timeoutMillis)
 
 /** How many times each id occurs. */
 export const idCounts = (results: ReadonlyArray<ResultLine>): Map<unknown, number> => {
