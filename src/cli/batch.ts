@@ -139,7 +139,8 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           attemptTimeout: config.timeout
         }).pipe(Layer.provide(runHttp(control, tally)), Layer.provide(Layer.succeedContext(limiter)))
       )
-      const handle = Calls.handler(Context.get(services, GrokClient.GrokClient), journal, tally, control)
+      const grok = Context.get(services, GrokClient.GrokClient)
+      const handle = Calls.handler(grok, journal, tally, control, yield* Effect.scope)
       const parse = Input.parser({ model: config.model })
       const pending = (item: Input.Item | undefined): item is Input.Item => {
         if (item === undefined) return false

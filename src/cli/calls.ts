@@ -159,7 +159,8 @@ export const handler = (
   grok: GrokClient.Service,
   journal: Journal.Journal,
   tally: Tally,
-  control: Control
+  control: Control,
+  scope: Scope.Scope
 ): ((item: Input.Item) => Effect.Effect<void, UsageError>) => {
   const { grace, secrets } = control.settings
   const write = (record: Records.ResultLine) =>
@@ -208,7 +209,8 @@ export const handler = (
     const cut = Effect.zipRight(Fiber.interrupt(fiber), onCut)
     if (!call.onWire) return cut
     return Effect.flatMap(
-      Effect.timeoutOption(Fiber.await(fiber), grace),
+      // Interruptible on its own, so that the timeout can cut the wait inside our uninterruptible region.
+      Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), grace),
       Option.match({ onNone: () => cut, onSome: (exit) => settle(item, exit, call, onCut) })
     )
   }
@@ -217,7 +219,11 @@ export const handler = (
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function* () {
         const options = { retry: policyFor(call), ...(item.priority !== undefined ? { priority: item.priority } : {}) }
-        const fiber = yield* Effect.fork(restore(Effect.locally(grok.chat(item.request, options), currentCall, call)))
+        // In the run's scope, not as our child: a child would be interrupted with us, losing its answer on its way.
+        const fiber = yield* Effect.forkIn(
+          restore(Effect.locally(grok.chat(item.request, options), currentCall, call)),
+          scope
+        )
         const woke = yield* Effect.exit(
           restore(Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(control.refused), "refused" as const)))
         )
@@ -227,7 +233,13 @@ export const handler = (
           control.beginDrain()
           return yield* windDown(item, fiber, call, abandon)
         }
-        const gaveUp = Effect.suspend(() => write(Records.gaveUp(item.id, control.stop!, call.attempts)))
+        const gaveUp = Effect.suspend(() =>
+          write(
+            call.attempts === 0
+              ? Records.notSent(item.id, control.stop!)
+              : Records.gaveUp(item.id, control.stop!, call.attempts)
+          )
+        )
         if (woke.value === "refused") return yield* windDown(item, fiber, call, gaveUp)
         return yield* settle(item, woke.value, call, control.draining ? abandon : gaveUp)
       })

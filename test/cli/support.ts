@@ -67,11 +67,11 @@ export interface Running {
   readonly done: Promise<Finished>
 }
 
-/** The node arguments that start the CLI through the `tsx` wrapper: a parent process that relays signals to a child. */
-export const tsxWrapperCommand: ReadonlyArray<string> = [
-  Path.join(root, "node_modules", "tsx", "dist", "cli.mjs"),
-  Path.join(root, "src/cli/bin.ts")
-]
+/**
+ * The node arguments that run the CLI from its sources in one process, with tsx as a loader: what `npm run cli`
+ * should exec. (The `tsx` command itself is a wrapper process; it does not reliably relay SIGTERM to its child.)
+ */
+export const tsxLoaderCommand: ReadonlyArray<string> = ["--import", "tsx", Path.join(root, "src/cli/bin.ts")]
 
 export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv
