@@ -19,6 +19,7 @@ import * as Stream from "effect/Stream"
 import * as GrokClient from "../GrokClient.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as Calls from "./calls.js"
+import * as Control from "./control.js"
 import * as Endpoint from "./endpoint.js"
 import { describe, ExitCode, UsageError } from "./errors.js"
 import * as Input from "./input.js"
@@ -57,8 +58,8 @@ export const processIo: Io = {
 }
 
 /** The fetch HttpClient, instrumented for the run (attempts, 429s, the refusal rule, stopping). */
-const runHttp = (control: Calls.Control, tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
-  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, Calls.instrument(control, tally))).pipe(
+const runHttp = (control: Control.Control, tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, Control.instrument(control, tally))).pipe(
     Layer.provide(FetchHttpClient.layer)
   )
 
@@ -67,9 +68,76 @@ const environment = Config.all({
   baseUrl: Config.option(Config.string("XAI_BASE_URL"))
 })
 
+const resolvePath = (path: string, what: string) =>
+  Effect.try({
+    try: () => Paths.resolveTarget(path),
+    catch: (error) => new UsageError({ message: `cannot find the ${what} ${path}: ${describe(error)}` })
+  })
+
+/** What a run needs before its first call: checked input, the endpoint, the limiter and the opened journal. */
+const prepare = (config: BatchConfig, io: Io) =>
+  Effect.gen(function* () {
+    if ((yield* resolvePath(config.input, "input file")) === (yield* resolvePath(config.output, "results file"))) {
+      return yield* new UsageError({ message: "the results file must not be the input file" })
+    }
+    const total = yield* Effect.try({
+      try: () => countNonBlankLines(config.input),
+      catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
+    })
+    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
+    const target = yield* Endpoint.plan({
+      baseUrl: Option.getOrElse(
+        Option.orElse(config.baseUrl, () => env.baseUrl),
+        () => defaults.baseUrl
+      ),
+      apiKey: Option.orElse(config.apiKey, () => env.apiKey),
+      fake: config.fake,
+      fakeScenario: config.fakeScenario
+    })
+    const limiter = yield* Layer.build(
+      Limiter.layer({
+        rpm: config.rpm,
+        tpm: config.tpm,
+        concurrency: config.concurrency,
+        redis: config.redis,
+        limiterKey: config.limiterKey
+      })
+    )
+    const journal = yield* Journal.open(config.output, { fresh: config.fresh, retryFailed: config.retryFailed })
+    const endpoint = yield* Endpoint.start(target, io.stderr)
+    const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
+    const { recovery } = journal
+    if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
+    if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
+    if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
+    if (Option.isSome(config.redis)) {
+      notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
+    }
+    if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
+    return { total, limiter, journal, endpoint }
+  })
+
+/** Prints the summary: the human one on stderr (unless quiet), the JSON line on stdout with `--json-summary`. */
+const reporter = (config: BatchConfig, io: Io, tally: Tally, control: Control.Control) => (outcome: Outcome) =>
+  Effect.sync(() => {
+    const summary = tally.summary(outcome, control.abandoned)
+    if (!config.quiet) {
+      io.stderr(
+        Summary.human(summary, {
+          output: config.output,
+          failures: tally.failedCount + tally.skippedFailed,
+          retriable: tally.retriable,
+          grace: Format.duration(Duration.toMillis(config.grace)),
+          ...(control.stop !== undefined ? { stoppedBy: control.stop.message } : {})
+        })
+      )
+    }
+    if (config.jsonSummary) io.stdout(Summary.json(summary))
+  })
+
 /**
- * Runs one batch and resolves to the exit code. Interruption (Ctrl-C) still writes the summary with the resume
- * hint; the caller maps it to exit code 130.
+ * Runs one batch and resolves to the exit code. Interruption (Ctrl-C, SIGTERM) still journals the answers on their
+ * way (within `--grace`) and writes the summary with the resume hint; the caller maps it to exit code 130 or 143.
  *
  * @since 0.1.0
  * @category running
@@ -77,52 +145,10 @@ const environment = Config.all({
 export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<number, UsageError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const resolve = (path: string, what: string) =>
-        Effect.try({
-          try: () => Paths.resolveTarget(path),
-          catch: (error) => new UsageError({ message: `cannot find the ${what} ${path}: ${describe(error)}` })
-        })
-      if ((yield* resolve(config.input, "input file")) === (yield* resolve(config.output, "results file"))) {
-        return yield* new UsageError({ message: "the results file must not be the input file" })
-      }
-      const total = yield* Effect.try({
-        try: () => countNonBlankLines(config.input),
-        catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
-      })
-      const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
-      const target = yield* Endpoint.plan({
-        baseUrl: Option.getOrElse(
-          Option.orElse(config.baseUrl, () => env.baseUrl),
-          () => defaults.baseUrl
-        ),
-        apiKey: Option.orElse(config.apiKey, () => env.apiKey),
-        fake: config.fake,
-        fakeScenario: config.fakeScenario
-      })
-      const limiter = yield* Layer.build(
-        Limiter.layer({
-          rpm: config.rpm,
-          tpm: config.tpm,
-          concurrency: config.concurrency,
-          redis: config.redis,
-          limiterKey: config.limiterKey
-        })
-      )
-      const journal = yield* Journal.open(config.output, { fresh: config.fresh, retryFailed: config.retryFailed })
-      const endpoint = yield* Endpoint.start(target, io.stderr)
-      const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
-      const { recovery } = journal
-      if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
-      if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
-      if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
-      if (Option.isSome(config.redis)) {
-        notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
-      }
-      if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
-
+      const { total, limiter, journal, endpoint } = yield* prepare(config, io)
       const tally = new Tally()
       tally.total = total
-      const control = new Calls.Control(
+      const control = new Control.Control(
         {
           retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
           grace: config.grace,
@@ -152,7 +178,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       const processAll = Effect.scoped(
         Effect.gen(function* () {
           if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrIsTTY, write: io.stderr })
-          yield* Calls.watchRefusals(control)
+          yield* Control.watchRefusals(control)
           yield* Input.lines(config.input).pipe(
             Stream.map(parse),
             Stream.filter(pending),
@@ -161,24 +187,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           )
         })
       )
-
-      const report = (outcome: Outcome) =>
-        Effect.sync(() => {
-          const summary = tally.summary(outcome, control.abandoned)
-          if (!config.quiet) {
-            io.stderr(
-              Summary.human(summary, {
-                output: config.output,
-                failures: tally.failedCount + tally.skippedFailed,
-                retriable: tally.retriable,
-                grace: Format.duration(Duration.toMillis(config.grace)),
-                ...(control.stop !== undefined ? { stoppedBy: control.stop.message } : {})
-              })
-            )
-          }
-          if (config.jsonSummary) io.stdout(Summary.json(summary))
-        })
-
+      const report = reporter(config, io, tally, control)
       yield* Effect.onExit(processAll, (exit) => (Exit.isInterrupted(exit) ? report("interrupted") : Effect.void))
       yield* report(control.stop !== undefined ? "stopped" : "complete")
       return tally.failedCount + tally.skippedFailed > 0 ? ExitCode.failed : ExitCode.ok

@@ -14,6 +14,7 @@ import * as Path from "node:path"
 import * as GrokClient from "../../src/GrokClient.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
 import * as Calls from "../../src/cli/calls.js"
+import * as Control from "../../src/cli/control.js"
 import * as Input from "../../src/cli/input.js"
 import * as Journal from "../../src/cli/journal.js"
 import { Tally } from "../../src/cli/tally.js"
@@ -42,7 +43,10 @@ interface Answer {
 }
 
 /** A run of the call handler against a stub HTTP server on the test clock, with a real journal. */
-const setup = (answer: () => Answer, settings: { grace?: string; giveUpAfter?: string } = {}) =>
+const setup = (
+  answer: () => Answer,
+  settings: { grace?: Duration.DurationInput; giveUpAfter?: Duration.DurationInput } = {}
+) =>
   Effect.gen(function* () {
     let requests = 0
     const http = HttpClient.make((request) => {
@@ -55,7 +59,7 @@ const setup = (answer: () => Answer, settings: { grace?: string; giveUpAfter?: s
       return Effect.as(Effect.sleep(Duration.millis(afterMillis)), HttpClientResponse.fromWeb(request, response))
     })
     const tally = new Tally()
-    const control = new Calls.Control(
+    const control = new Control.Control(
       {
         retry: RetryPolicy.make({ maxAttempts: 8 }),
         grace: Duration.decode(settings.grace ?? "5 seconds"),
@@ -67,7 +71,7 @@ const setup = (answer: () => Answer, settings: { grace?: string; giveUpAfter?: s
     )
     const client = yield* Layer.build(
       GrokClient.layer({ apiKey: Redacted.make("xai-secret-key"), baseUrl: "http://stub/v1" }).pipe(
-        Layer.provide(Layer.succeed(HttpClient.HttpClient, Calls.instrument(control, tally)(http)))
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, Control.instrument(control, tally)(http)))
       )
     )
     const output = Path.join(dir, `calls-${n++}.jsonl`)
@@ -155,7 +159,7 @@ describe("Calls", () => {
       const run = yield* setup(() => ({ afterMillis: 0, status: 429, headers: { "retry-after": "20" } }), {
         giveUpAfter: "30 seconds"
       })
-      yield* Calls.watchRefusals(run.control)
+      yield* Control.watchRefusals(run.control)
       const calls = yield* Effect.fork(
         Effect.all([run.handle(run.item("a")), run.handle(run.item("b"))], { concurrency: 2 })
       )

@@ -59,7 +59,7 @@ const batch = (server: FakeGrok.Service, count: number, ...extra: ReadonlyArray<
 describe("stopping a batch", () => {
   it("journals the answers already on their way when Ctrl-C comes, and the resume sends no id twice", async () => {
     const server = await serve({ latencyMillis: 1500 })
-    const { output, args } = batch(server, 24, "--grace", "5s")
+    const { output, args } = batch(server, 16, "--grace", "5s")
     const run = await startCli(args)
     await waitForLines(output, 4, 15_000)
     run.child.kill("SIGINT")
@@ -77,7 +77,7 @@ describe("stopping a batch", () => {
 
     const resumed = await runCli(args)
     expect(resumed.code).toBe(0)
-    expect(readResults(output)).toHaveLength(24)
+    expect(readResults(output)).toHaveLength(16)
     // Over both runs, each id was sent exactly once.
     expect([...chatPrompts(server)].sort()).toEqual(
       prompts(24)
