@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import * as FakeGrok from "../../src/testing/FakeGrok.js"
 import {
@@ -120,6 +122,21 @@ describe("grok-resilience batch with hostile input", () => {
     expect(sentPrompts().sort()).toEqual(["three", "ünïcode ✓ 𝄞"])
   })
 
+  it("refuses a line over 16 MiB without reading it into memory and finishes the others", async () => {
+    await Effect.runPromise(server.clearArrivals)
+    const input = Path.join(dir, "long.jsonl")
+    const output = Path.join(dir, "long-out.jsonl")
+    const long = `{"id":"long","prompt":"${"x".repeat(16 * 1024 * 1024)}"}`
+    Fs.writeFileSync(input, `{"id":"a","prompt":"short"}\n${long}\n{"id":"b","prompt":"after"}\n`)
+    const result = await runCli(["batch", input, "--output", output, ...against()])
+    expect(result.code).toBe(1)
+    const results = readResults(output)
+    expect(results.find((r) => r.line === 2)?.error?.message).toBe(
+      `Line 2: ${long.length} bytes long, over the limit of 16777216 bytes per line; not read`
+    )
+    expect(sentPrompts().sort()).toEqual(["after", "short"])
+  })
+
   it("writes every id back exactly as given and keeps numbers that JSON.parse would merge apart", async () => {
     await Effect.runPromise(server.clearArrivals)
     const input = Path.join(dir, "ids.jsonl")
@@ -211,5 +228,37 @@ describe("the results file lock", () => {
     expect(result.stderr).toContain("Removed 1 unreadable lines")
     expect(Fs.lstatSync(link).isSymbolicLink()).toBe(true)
     expect(readResults(real).map((r) => r.id)).toEqual(["p0", expect.any(String), expect.any(String)])
+  })
+})
+
+describe("a hostile answer", () => {
+  it("whose usage nests 100,000 levels is written without its usage, and the run goes on", async () => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000)
+    const body =
+      '{"id":"c","object":"chat.completion","created":0,"model":"grok-4","choices":[{"index":0,"message":' +
+      `{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,` +
+      `"total_tokens":2,"extra":${deep}}}`
+    const hostile = Http.createServer((req, res) => {
+      req.resume()
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(body)
+      })
+    })
+    await new Promise<void>((ready) => hostile.listen(0, "127.0.0.1", ready))
+    try {
+      const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}/v1`
+      const input = writeInput(Path.join(dir, "deep-usage.jsonl"), prompts(3))
+      const output = Path.join(dir, "deep-usage-out.jsonl")
+      const result = await runCli(["batch", input, "--output", output, "--base-url", url, "--api-key", "xai-test"])
+      expect(result.stderr).not.toContain("Maximum call stack")
+      expect(result.code).toBe(0)
+      const results = readResults(output)
+      expect(results).toHaveLength(3)
+      expect(results.every((r) => r.ok && r.content === "hi" && r.usage === null)).toBe(true)
+    } finally {
+      hostile.closeAllConnections()
+      await new Promise((done) => hostile.close(done))
+    }
   })
 })
