@@ -66,6 +66,8 @@ describe("grok-resilience batch", () => {
       "--max-attempts",
       "--max-wait",
       "--timeout",
+      "--grace",
+      "--give-up-after",
       "--redis",
       "--limiter-key",
       "--json-summary",
