@@ -154,7 +154,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           grace: config.grace,
           giveUpAfter: config.giveUpAfter,
           secrets: [Redacted.value(endpoint.apiKey)],
-          notice: (text) => io.stderr(`${io.stderrIsTTY ? "\r\x1b[2K" : ""}${text}\n`)
+          notice: (text) => (config.quiet ? undefined : io.stderr(`${io.stderrIsTTY ? "\r\x1b[2K" : ""}${text}\n`))
         },
         yield* Clock.currentTimeMillis
       )
