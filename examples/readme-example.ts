@@ -19,8 +19,11 @@ const program = Effect.gen(function* () {
 
   // an interactive call site: fail fast instead of waiting
   const quick = yield* grok
-    .chat({ model: "grok-3-mini", messages: [{ role: "user", content: "Say hi" }] }, { priority: "critical" })
-    .pipe(RetryPolicy.withPolicy(RetryPolicy.make({ maxAttempts: 2, deadline: "5 seconds" })))
+    .chat(
+      { model: "grok-3-mini", messages: [{ role: "user", content: "Say hi" }] },
+      { priority: "critical", deadline: "5 seconds" }
+    )
+    .pipe(RetryPolicy.withPolicy(RetryPolicy.make({ maxAttempts: 2 })))
 
   return [summary.content, quick.content]
 }).pipe(

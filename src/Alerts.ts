@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as AlertRules from "./internal/alertRules.js"
 
 /**
  * The rules the monitor evaluates.
@@ -22,7 +23,7 @@ import type * as Scope from "effect/Scope"
  * @since 0.1.0
  * @category models
  */
-export type Rule = "errorRate" | "rateLimitRate" | "p95Latency"
+export type Rule = AlertRules.Rule
 
 /**
  * The figures of one alert. `value` and `threshold` are fractions (0–1) for the rate rules and milliseconds for
@@ -279,29 +280,13 @@ export const defaults = {
   evaluateEvery: Duration.seconds(10)
 } as const
 
-interface Sample {
-  readonly atMillis: number
-  readonly error: boolean
-  readonly rateLimited: boolean
-  readonly durationMillis: number
-}
-
-interface MutableRule {
-  readonly rule: Rule
-  readonly raise: number
-  readonly resolve: number
-  raised: boolean
-  raisedAtMillis: number | undefined
-  lastRaisedAtMillis: number | undefined
-}
-
 /**
  * Computes window figures from samples (pure; exported for tests and custom monitors).
  *
  * @since 0.1.0
  * @category utils
  */
-export const stats = (samples: ReadonlyArray<Omit<Sample, "atMillis">>): WindowStats => {
+export const stats = (samples: ReadonlyArray<Omit<AlertRules.Sample, "atMillis">>): WindowStats => {
   const calls = samples.length
   if (calls === 0) return { calls, errors: 0, rateLimited: 0, errorRate: 0, rateLimitRate: 0, p95Millis: 0 }
   const errors = samples.filter((sample) => sample.error).length
@@ -311,27 +296,7 @@ export const stats = (samples: ReadonlyArray<Omit<Sample, "atMillis">>): WindowS
   return { calls, errors, rateLimited, errorRate: errors / calls, rateLimitRate: rateLimited / calls, p95Millis }
 }
 
-const valueOf = (rule: Rule, window: WindowStats) =>
-  rule === "errorRate" ? window.errorRate : rule === "rateLimitRate" ? window.rateLimitRate : window.p95Millis
-
-const rulesFrom = (options: Options): Array<MutableRule> => {
-  const make = (rule: Rule, raise: number, resolve: number): MutableRule => ({
-    rule,
-    raise,
-    resolve: Math.min(resolve, raise),
-    raised: false,
-    raisedAtMillis: undefined,
-    lastRaisedAtMillis: undefined
-  })
-  const errorRate = options.errorRate ?? defaults.errorRate
-  const rateLimitRate = options.rateLimitRate ?? defaults.rateLimitRate
-  const p95 = options.p95Latency ?? defaults.p95Latency
-  return [
-    ...(errorRate === false ? [] : [make("errorRate", errorRate.raise, errorRate.resolve)]),
-    ...(rateLimitRate === false ? [] : [make("rateLimitRate", rateLimitRate.raise, rateLimitRate.resolve)]),
-    ...(p95 === false ? [] : [make("p95Latency", Duration.toMillis(p95.raise), Duration.toMillis(p95.resolve))])
-  ]
-}
+const withoutRaisedAt = ({ raisedAtMillis: _, ...figures }: AlertRules.Change["figures"]): Figures => figures
 
 /**
  * Builds a monitor delivering to the `AlertSink` in context (or `AlertSink.log`), with its background evaluation
@@ -347,8 +312,8 @@ export const make = (options: Options = {}): Effect.Effect<AlertMonitor.Service,
     const windowMillis = Duration.toMillis(options.window ?? defaults.window)
     const minCalls = options.minCalls ?? defaults.minCalls
     const minIntervalMillis = Duration.toMillis(options.minInterval ?? defaults.minInterval)
-    const rules = rulesFrom(options)
-    const samples: Array<Sample> = []
+    const rules = AlertRules.fromOptions(options, defaults)
+    const samples: Array<AlertRules.Sample> = []
     const lock = yield* Effect.makeSemaphore(1)
 
     const prune = (now: number) => {
@@ -359,27 +324,9 @@ export const make = (options: Options = {}): Effect.Effect<AlertMonitor.Service,
     const transitions = (now: number): Array<Alert> => {
       prune(now)
       const window = stats(samples)
-      const alerts: Array<Alert> = []
-      for (const state of rules) {
-        const value = valueOf(state.rule, window)
-        const base = { rule: state.rule, value, calls: window.calls, windowMillis, atMillis: now }
-        if (!state.raised) {
-          const quiet = state.lastRaisedAtMillis === undefined || now - state.lastRaisedAtMillis >= minIntervalMillis
-          if (window.calls >= minCalls && value >= state.raise && quiet) {
-            state.raised = true
-            state.raisedAtMillis = now
-            state.lastRaisedAtMillis = now
-            alerts.push(new AlertRaised({ ...base, threshold: state.raise }))
-          }
-        } else if (window.calls === 0 || (window.calls >= minCalls && value <= state.resolve)) {
-          alerts.push(
-            new AlertResolved({ ...base, threshold: state.resolve, raisedAtMillis: state.raisedAtMillis ?? now })
-          )
-          state.raised = false
-          state.raisedAtMillis = undefined
-        }
-      }
-      return alerts
+      return AlertRules.evaluate(rules, window, { now, windowMillis, minCalls, minIntervalMillis }).map((change) =>
+        change.raised ? new AlertRaised(withoutRaisedAt(change.figures)) : new AlertResolved(change.figures)
+      )
     }
 
     const run = (step: (now: number) => Array<Alert>) =>

@@ -384,3 +384,12 @@ export const estimateTokens = (request: ChatRequest): number => {
   const completion = request.max_completion_tokens ?? request.max_tokens ?? DEFAULT_COMPLETION_ESTIMATE
   return Math.ceil(chars / 4) + request.messages.length * 4 + completion
 }
+
+/** The Responses API (`POST /v1/responses`) wire format; unknown fields pass through. @since 0.2.0 @category schemas */
+export { OutputItem, Response, ResponseEvent, ResponseRequest, ResponseUsage } from "./internal/api/responses.js"
+/** The event of one known `type`, as `isResponseEvent` narrows to. @since 0.2.0 @category models */
+export type { ResponseEventOf } from "./internal/api/responses.js"
+/** @since 0.2.0 @category decoding */
+export { decodeResponse, decodeResponseEvent, decodeResponseRequest } from "./internal/api/responses.js"
+/** Narrowing of events by type, the text of a response, and its token counts. @since 0.2.0 @category accessors */
+export { isResponseEvent, responseText, responseUsageSummary } from "./internal/api/responses.js"

@@ -6,28 +6,21 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import * as Alerts from "./Alerts.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
-import * as GrokMetrics from "./GrokMetrics.js"
-import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import type { Endpoint } from "./internal/pipeline/endpoint.js"
+import * as Pipeline from "./internal/pipeline/pipeline.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
-import { observeRetries } from "./RetryObserver.js"
-import { sendOnce } from "./Transport.js"
 
 /**
  * @since 0.1.0
@@ -45,6 +38,8 @@ export interface Options {
   readonly deadline?: Duration.DurationInput
   /** Longest wait for admission per attempt. Default none (the limiter's own default applies). */
   readonly maxQueueWait?: Duration.DurationInput
+  /** Largest answer read, in bytes after decompression; past it the call fails with `Validation`. Default 16 MiB. */
+  readonly maxResponseBytes?: number
 }
 
 /**
@@ -101,14 +96,6 @@ export class GrokClient extends Context.Tag("grok-resilience/GrokClient")<GrokCl
  */
 export const DEFAULT_BASE_URL = "https://api.x.ai/v1"
 
-/** The error with the number of attempts it took, for callers that report it (the CLI does). */
-const withAttempts = <E extends GrokError.GrokError>(error: E, attempts: number): E => {
-  // A copy, since the error may be shared; `stack` is not enumerable and must be carried over by hand.
-  const copy: E = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
-  Object.defineProperty(copy, "stack", { value: error.stack, enumerable: false, writable: true, configurable: true })
-  return copy
-}
-
 /**
  * Attempts made by the call that failed with this error, when it came out of a GrokClient call.
  *
@@ -118,191 +105,80 @@ const withAttempts = <E extends GrokError.GrokError>(error: E, attempts: number)
 export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
   "attempts" in error && typeof error.attempts === "number" ? error.attempts : undefined
 
-interface Call<A> {
-  readonly kind: "chat" | "models"
-  readonly model: string
-  readonly estimatedTokens: number
-  readonly request: HttpClientRequest.HttpClientRequest
-  readonly decode: (json: unknown) => Either.Either<A, unknown>
-  readonly usage: (value: A) => GrokApi.Usage | undefined
-}
+/** The default cap on the bytes of one answer, after decompression: 16 MiB. */
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+const invalidRequest = (detail: string) => new GrokError.Validation({ reason: "InvalidRequest", detail })
+
+/** The chat endpoint for a request that passed its schema. */
+const chatEndpoint = (
+  baseUrl: string,
+  valid: GrokApi.ChatRequest
+): Effect.Effect<Endpoint<GrokApi.ChatCompletion>, GrokError.Validation> =>
+  // Unknown fields pass validation untouched; one that JSON cannot encode (a BigInt, a cycle) is a typed error.
+  HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
+    HttpClientRequest.acceptJson,
+    HttpClientRequest.bodyJson(valid),
+    Effect.mapBoth({
+      onFailure: (error) => invalidRequest(`the request cannot be sent as JSON: ${error.reason._tag}`),
+      onSuccess: (request) => ({
+        kind: "chat",
+        model: valid.model,
+        estimatedTokens: GrokApi.estimateTokens(valid),
+        admitted: true,
+        request,
+        decode: GrokApi.decodeChatCompletion,
+        usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined
+      })
+    })
+  )
+
+const modelsEndpoint = (baseUrl: string): Endpoint<GrokApi.ModelList> => ({
+  kind: "models",
+  model: "models",
+  estimatedTokens: 0,
+  admitted: true,
+  request: HttpClientRequest.get(`${baseUrl}/models`).pipe(HttpClientRequest.acceptJson),
+  decode: GrokApi.decodeModelList,
+  usage: () => undefined
+})
 
 /**
- * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`) and, when present, the `RateLimiter`.
+ * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter` and `AlertMonitor`
+ * are looked up on every call, in the call's context first and then in the context the client was built in, so a
+ * limiter provided to the client layer, merged beside it or provided to the program is always the one used.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: Options) =>
   Effect.gen(function* () {
-    const http = yield* HttpClient.HttpClient
-    const limiter = Option.getOrElse(yield* Effect.serviceOption(RateLimiter.RateLimiter), () => RateLimiter.unlimited)
-    const alerts = yield* Effect.serviceOption(Alerts.AlertMonitor)
+    const client: Pipeline.Client = {
+      transport: {
+        http: yield* HttpClient.HttpClient,
+        apiKey: options.apiKey,
+        maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+        secrets: [Redacted.value(options.apiKey)]
+      },
+      defaults: {
+        retry: options.retry ?? RetryPolicy.standard,
+        attemptTimeout: options.attemptTimeout ?? "120 seconds",
+        deadline: options.deadline,
+        maxQueueWait: options.maxQueueWait
+      },
+      built: {
+        limiter: yield* Effect.serviceOption(RateLimiter.RateLimiter),
+        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor)
+      }
+    }
     const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
-    const secrets = [Redacted.value(options.apiKey)]
-    const clientPolicy = options.retry ?? RetryPolicy.standard
-
-    const run = <A>(call: Call<A>, callOptions: CallOptions) =>
-      Effect.gen(function* () {
-        const started = yield* Clock.currentTimeMillis
-        const budget = callOptions.deadline ?? options.deadline
-        const deadlineAt = budget === undefined ? undefined : started + Duration.toMillis(Duration.decode(budget))
-        const policy =
-          callOptions.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => clientPolicy)
-        const ticket = yield* RateLimiter.ticketFor(call, {
-          priority: callOptions.priority,
-          maxQueueWait: callOptions.maxQueueWait ?? options.maxQueueWait
-        })
-        const attemptTimeout = callOptions.attemptTimeout ?? options.attemptTimeout ?? "120 seconds"
-        const attempts = yield* Ref.make(0)
-        const deadlineHit = yield* Ref.make(false)
-
-        const attempt = Effect.scoped(
-          Effect.gen(function* () {
-            const n = yield* Ref.updateAndGet(attempts, (k) => k + 1)
-            yield* Effect.annotateCurrentSpan("grok.attempt", n)
-            const queued = yield* Clock.currentTimeMillis
-            const permit = yield* limiter.acquire(ticket)
-            const admitted = yield* Clock.currentTimeMillis
-            yield* GrokMetrics.recordAdmissionWait({ model: call.model, durationMillis: admitted - queued })
-            yield* GrokMetrics.recordLimiterState({ snapshot: yield* limiter.snapshot, nowMillis: admitted })
-            const outcome = yield* sendOnce({ http, request: call.request, timeout: attemptTimeout, secrets })
-            const finished = yield* Clock.currentTimeMillis
-            const result = Either.flatMap(outcome.result, (json) =>
-              Either.mapLeft(
-                call.decode(json),
-                () =>
-                  new GrokError.Transient({
-                    reason: "MalformedBody",
-                    detail: `the ${call.kind} response did not match the expected schema`,
-                    ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-                    ...(outcome.requestId !== undefined ? { requestId: outcome.requestId } : {})
-                  })
-              )
-            )
-            const usage = Either.isRight(result) ? call.usage(result.right) : undefined
-            // Spent credits are not a rate: a 429 that says so must not cool down or slow the shared limiter.
-            const quotaSpent = Either.isLeft(result) && result.left._tag === "QuotaExhausted"
-            yield* permit.report({
-              info: quotaSpent ? RateLimitHeaders.empty : outcome.info,
-              ...(outcome.status !== undefined && !quotaSpent ? { status: outcome.status } : {}),
-              ...(Either.isLeft(result) && result.left._tag === "RateLimited" && result.left.hint !== undefined
-                ? { hint: result.left.hint }
-                : {}),
-              ...(usage !== undefined ? { usedTokens: usage.total_tokens } : {})
-            })
-            yield* Effect.annotateCurrentSpan({
-              "http.response.status_code": outcome.status ?? 0,
-              "grok.request_id": outcome.requestId ?? "",
-              "grok.outcome": Either.isRight(result) ? "success" : result.left._tag
-            })
-            yield* GrokMetrics.recordAttempt({
-              model: call.model,
-              outcome: Either.isRight(result) ? "success" : result.left._tag,
-              ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-              durationMillis: finished - admitted
-            })
-            yield* GrokMetrics.recordRateLimitInfo({ model: call.model, info: outcome.info })
-            if (usage !== undefined) yield* GrokMetrics.recordUsage({ model: call.model, usage })
-            return yield* Either.match(result, {
-              onLeft: (error) => Effect.fail(error),
-              onRight: (value) => Effect.succeed({ value, requestId: outcome.requestId })
-            })
-          })
-        ).pipe(
-          Effect.tapError((error) =>
-            error._tag === "Rejected"
-              ? GrokMetrics.recordRejected({ model: call.model, reason: error.reason })
-              : Effect.void
-          ),
-          Effect.withSpan("grok.attempt", { attributes: { "grok.model": call.model, "grok.call": call.kind } })
-        )
-
-        const observed = observeRetries(policy, {
-          model: call.model,
-          attempts,
-          ...(deadlineAt !== undefined ? { deadlineAt, deadlineHit } : {})
-        })
-        const retried = Effect.retry(attempt, observed)
-        const bounded =
-          deadlineAt === undefined
-            ? retried
-            : retried.pipe(
-                Effect.timeout(Duration.millis(Math.max(0, deadlineAt - started))),
-                Effect.catchTag("TimeoutException", () =>
-                  Effect.zipRight(
-                    Ref.set(deadlineHit, true),
-                    Effect.fail(new GrokError.Rejected({ reason: "DeadlineExceeded" }))
-                  )
-                )
-              )
-        return yield* bounded.pipe(
-          Effect.catchAll((error) =>
-            Effect.gen(function* () {
-              // Either the timeout fired (error is already the Rejected) or no retry could start in time.
-              const hit = yield* Ref.get(deadlineHit)
-              const final =
-                hit && error._tag !== "Rejected"
-                  ? new GrokError.Rejected({ reason: "DeadlineExceeded", detail: `last error: ${error.message}` })
-                  : error
-              // Admission rejections were counted where they happened; the call's own deadline is counted here.
-              if (hit) yield* GrokMetrics.recordRejected({ model: call.model, reason: "DeadlineExceeded" })
-              return yield* Effect.fail(withAttempts(final, yield* Ref.get(attempts)))
-            })
-          ),
-          Effect.flatMap((result) => Effect.map(Ref.get(attempts), (made) => ({ ...result, attempts: made }))),
-          Effect.onExit((exit) =>
-            Effect.gen(function* () {
-              const durationMillis = (yield* Clock.currentTimeMillis) - started
-              const outcome = GrokMetrics.outcomeOfExit(exit)
-              yield* GrokMetrics.recordCall({
-                model: call.model,
-                outcome,
-                attempts: yield* Ref.get(attempts),
-                durationMillis
-              })
-              if (Option.isSome(alerts)) {
-                const status = Exit.isSuccess(exit)
-                  ? 200
-                  : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
-                yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
-              }
-            })
-          )
-        )
-      })
 
     const chat = (input: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
       Effect.gen(function* () {
-        const valid = yield* Either.match(GrokApi.decodeChatRequest(input), {
-          onLeft: (issue) =>
-            Effect.fail(new GrokError.Validation({ reason: "InvalidRequest", detail: issue.message.slice(0, 2000) })),
-          onRight: Effect.succeed
-        })
-        // Unknown fields pass validation untouched; one that JSON cannot encode (a BigInt, a cycle) is a typed error.
-        const request = yield* HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
-          HttpClientRequest.bearerToken(options.apiKey),
-          HttpClientRequest.acceptJson,
-          HttpClientRequest.bodyJson(valid),
-          Effect.mapError(
-            (error) =>
-              new GrokError.Validation({
-                reason: "InvalidRequest",
-                detail: `the request cannot be sent as JSON: ${error.reason._tag}`
-              })
-          )
+        const valid = yield* Either.mapLeft(GrokApi.decodeChatRequest(input), (issue) =>
+          invalidRequest(issue.message.slice(0, 2000))
         )
-        const result = yield* run(
-          {
-            kind: "chat",
-            model: valid.model,
-            estimatedTokens: GrokApi.estimateTokens(valid),
-            request,
-            decode: GrokApi.decodeChatCompletion,
-            usage: (completion) => completion.usage ?? undefined
-          },
-          callOptions
-        )
+        const result = yield* Pipeline.run(client, yield* chatEndpoint(baseUrl, valid), callOptions)
         return {
           completion: result.value,
           content: result.value.choices[0]?.message.content ?? null,
@@ -313,20 +189,7 @@ export const make = (options: Options) =>
       }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model } }))
 
     const models = (callOptions: CallOptions = {}) =>
-      run(
-        {
-          kind: "models",
-          model: "models",
-          estimatedTokens: 0,
-          request: HttpClientRequest.get(`${baseUrl}/models`).pipe(
-            HttpClientRequest.bearerToken(options.apiKey),
-            HttpClientRequest.acceptJson
-          ),
-          decode: GrokApi.decodeModelList,
-          usage: () => undefined
-        },
-        callOptions
-      ).pipe(
+      Pipeline.run(client, modelsEndpoint(baseUrl), callOptions).pipe(
         Effect.map((result) => result.value),
         Effect.withSpan("grok.models")
       )
@@ -353,20 +216,52 @@ export const layer = (options: Options): Layer.Layer<GrokClient, never, HttpClie
   Layer.effect(GrokClient, make(options))
 
 /**
- * The client configured from the environment: `XAI_API_KEY` (required, kept `Redacted`) and `XAI_BASE_URL`
- * (default `https://api.x.ai/v1`). Other options come from the argument.
+ * The API key from the environment variable `name` (default `XAI_API_KEY`), kept `Redacted`. A missing or empty
+ * value is a `ConfigError` that names the variable.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const apiKeyConfig = (name = "XAI_API_KEY"): Config.Config<Redacted.Redacted<string>> =>
+  // Read as a string first: `Config.redacted` reports a missing variable as a confusing "<redacted>".
+  Config.string(name).pipe(
+    Config.validate({
+      message: `${name} is empty: set it to an xAI API key`,
+      validation: (key) => key.trim().length > 0
+    }),
+    Config.map(Redacted.make)
+  )
+
+/**
+ * The client with each option read from a `Config`, as `@effect/ai-openai`'s `OpenAiClient.layerConfig` does.
+ * Defaults: `apiKey` from `XAI_API_KEY` (required, non-empty, kept `Redacted`), `baseUrl` from `XAI_BASE_URL`
+ * (default `https://api.x.ai/v1`); every other option as in `layer`.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Config, Layer } from "effect"
+ * import { GrokClient } from "grok-resilience"
+ *
+ * const GrokLive = GrokClient.layerConfig({
+ *   attemptTimeout: Config.duration("GROK_ATTEMPT_TIMEOUT").pipe(Config.withDefault("60 seconds"))
+ * }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "apiKey" | "baseUrl"> = {}
-): Layer.Layer<GrokClient, import("effect/ConfigError").ConfigError, HttpClient.HttpClient> =>
+  options: Config.Config.Wrap<Partial<Options>> = {}
+): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     GrokClient,
     Effect.gen(function* () {
-      const apiKey = yield* Config.redacted("XAI_API_KEY")
-      const baseUrl = yield* Config.string("XAI_BASE_URL").pipe(Config.withDefault(DEFAULT_BASE_URL))
-      return yield* make({ ...options, apiKey, baseUrl })
+      // `Config.unwrap` of an empty struct throws in effect 3.22: nothing to read then.
+      const given: Partial<Options> =
+        Config.isConfig(options) || Object.keys(options).length > 0 ? yield* Config.unwrap(options) : {}
+      const apiKey = given.apiKey ?? (yield* apiKeyConfig())
+      const baseUrl = given.baseUrl ?? (yield* Config.string("XAI_BASE_URL").pipe(Config.withDefault(DEFAULT_BASE_URL)))
+      return yield* make({ ...given, apiKey, baseUrl })
     })
   )

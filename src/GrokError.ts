@@ -10,6 +10,17 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as GrokApi from "./GrokApi.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import {
+  CREDIT_STATUSES,
+  CREDITS,
+  HTML,
+  KEY_STATUSES,
+  parseJson,
+  transientReason,
+  truncate,
+  validationReason,
+  WRONG_KEY
+} from "./internal/classifyRules.js"
 import { scrub } from "./Redaction.js"
 
 /** Fields every error carries; all optional because an error raised on our side has no response. */
@@ -23,7 +34,9 @@ const common = {
   /** The error body as received (scrubbed and truncated). */
   body: Schema.optional(Schema.String),
   /** `x-should-retry` from the server, which overrides the default retryability. */
-  shouldRetry: Schema.optional(Schema.Boolean)
+  shouldRetry: Schema.optional(Schema.Boolean),
+  /** What a stream delivered before it failed: its text so far and how many chunks or events. */
+  received: Schema.optional(Schema.Struct({ text: Schema.String, chunks: Schema.Number }))
 }
 
 const suffix = (self: { readonly status?: number | undefined; readonly requestId?: string | undefined }) =>
@@ -40,10 +53,14 @@ const compose = (
     readonly detail?: string | undefined
     readonly status?: number | undefined
     readonly requestId?: string | undefined
+    readonly received?: { readonly text: string; readonly chunks: number } | undefined
   }
 ) => {
   const where = suffix(self)
-  return `${headline}${self.detail ? `: ${self.detail}` : ""}${where ? ` (${where})` : ""}`
+  const received = self.received
+    ? `; the stream had delivered ${self.received.chunks} chunks (${self.received.text.length} chars of text)`
+    : ""
+  return `${headline}${self.detail ? `: ${self.detail}` : ""}${received}${where ? ` (${where})` : ""}`
 }
 
 /**
@@ -125,7 +142,9 @@ export class Validation extends Schema.TaggedError<Validation>()("Validation", {
     "UnsupportedMediaType",
     "Unprocessable",
     "InvalidRequest",
-    "InvalidInput"
+    "InvalidInput",
+    "Redirected",
+    "ResponseTooLarge"
   )
 }) {
   get isRetryable(): boolean {
@@ -137,14 +156,19 @@ export class Validation extends Schema.TaggedError<Validation>()("Validation", {
         ? "The request failed validation before it was sent"
         : this.reason === "InvalidInput"
           ? "The input is invalid"
-          : `The server refused the request as invalid (${this.reason})`
+          : this.reason === "Redirected"
+            ? "The server answered with a redirect, which is never followed: check the base URL"
+            : this.reason === "ResponseTooLarge"
+              ? "The answer is larger than the client accepts"
+              : `The server refused the request as invalid (${this.reason})`
     return compose(headline, this)
   }
 }
 
 /**
  * A failure that may pass: 408, 409, 5xx and 529, transport failures, timeouts, bodies cut short or not JSON,
- * HTML error pages, and an xAI error object sent with HTTP 200.
+ * HTML error pages, an xAI error object sent with HTTP 200, and a stream that was cut (`StreamCut`) or went
+ * silent for its idle timeout (`StreamStalled`).
  *
  * @since 0.1.0
  * @category errors
@@ -161,7 +185,9 @@ export class Transient extends Schema.TaggedError<Transient>()("Transient", {
     "MalformedBody",
     "HtmlBody",
     "ErrorInBody",
-    "UnexpectedStatus"
+    "UnexpectedStatus",
+    "StreamCut",
+    "StreamStalled"
   ),
   /** The server's `Retry-After` on a 503 or other 5xx, honoured by the retry policy like a 429's. */
   retryAfterMillis: Schema.optional(Schema.Number)
@@ -220,14 +246,7 @@ export type GrokErrorTag = GrokError["_tag"]
  */
 export const GrokError = Schema.Union(RateLimited, QuotaExhausted, AuthError, Validation, Transient, Rejected)
 
-const tags: ReadonlySet<string> = new Set([
-  "RateLimited",
-  "QuotaExhausted",
-  "AuthError",
-  "Validation",
-  "Transient",
-  "Rejected"
-])
+const tags: ReadonlySet<string> = new Set(GrokError.members.map((member) => member._tag))
 
 /**
  * @since 0.1.0
@@ -274,65 +293,11 @@ export interface TransportFailure {
   readonly secrets?: ReadonlyArray<string>
 }
 
-const MAX_TEXT = 2_000
-
-const truncate = (text: string) =>
-  text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} chars)` : text
-
-/** A key problem, written with a space ("API key"): `api_key` in a 400 names a request field, not our key. */
-const WRONG_KEY =
-  /\b(incorrect|invalid|wrong|malformed|missing|no) api[ -]key\b|\bapi[ -]key (is )?(invalid|incorrect|not valid|missing)\b/i
-const CREDITS =
-  /used all available credits|spending limit|\b(any|enough|no|insufficient|out of|exhausted) credits\b|purchase (more )?credits/i
-/** Statuses whose text may say the key is wrong (xAI sends a wrong key as 400) or that credits are spent. */
-const KEY_STATUSES: ReadonlySet<number> = new Set([400, 401, 403])
-const CREDIT_STATUSES: ReadonlySet<number> = new Set([402, 403, 429])
-const HTML = /^\s*(<!doctype html|<html|<head|<body)/i
-
-const parseJson = (text: string): Option.Option<unknown> => {
-  try {
-    return Option.some(JSON.parse(text))
-  } catch {
-    return Option.none()
-  }
-}
-
 const isErrorObject = (json: unknown): boolean =>
   Predicate.isRecord(json) && !("choices" in json) && !("data" in json) && Option.isSome(GrokApi.decodeErrorBody(json))
 
 const limitFrom = (info: RateLimitHeaders.RateLimitInfo, hint: RateLimitHeaders.BodyLimitHint | undefined) =>
   hint?.kind ?? (info.tokens?.remaining === 0 ? "tokens" : info.requests?.remaining === 0 ? "requests" : "unknown")
-
-/** The wait a 429 implies: an explicit Retry-After first, else the reset of the window that ran out. */
-const waitFrom = (info: RateLimitHeaders.RateLimitInfo, limit: "requests" | "tokens" | "unknown") =>
-  info.retryAfterMillis ?? (limit === "unknown" ? undefined : info[limit]?.resetMillis)
-
-const validationReason = (status: number): Validation["reason"] | undefined => {
-  switch (status) {
-    case 400:
-      return "BadRequest"
-    case 404:
-      return "NotFound"
-    case 405:
-      return "MethodNotAllowed"
-    case 413:
-      return "PayloadTooLarge"
-    case 415:
-      return "UnsupportedMediaType"
-    case 422:
-      return "Unprocessable"
-    default:
-      return undefined
-  }
-}
-
-const transientReason = (status: number): Transient["reason"] | undefined => {
-  if (status === 408) return "RequestTimeout"
-  if (status === 409) return "Conflict"
-  if (status === 503 || status === 529) return "Overloaded"
-  if (status >= 500 && status <= 599) return "ServerError"
-  return undefined
-}
 
 /**
  * Classifies an HTTP answer: a success yields the parsed JSON body, anything else one `GrokError`.
@@ -375,7 +340,7 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
   if (answer.status === 429) {
     const hint = RateLimitHeaders.parseBodyLimitHint(text)
     const limit = limitFrom(info, hint)
-    const retryAfterMillis = waitFrom(info, limit)
+    const retryAfterMillis = RateLimitHeaders.requestedWaitMillis(info, limit)
     return Either.left(
       new RateLimited({
         ...fields,
@@ -387,6 +352,12 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
     )
   }
   if (answer.status === 403) return Either.left(new AuthError({ ...fields, reason: "PermissionDenied" }))
+  if (answer.status >= 300 && answer.status <= 399) {
+    // Following it would resend the key to wherever it points, and drop the prompt on a 302.
+    const location = RateLimitHeaders.header(answer.headers, "location")
+    const where = location === undefined ? "no location given" : `to ${truncate(scrub(location, secrets))}`
+    return Either.left(new Validation({ ...fields, reason: "Redirected", detail: `HTTP ${answer.status} ${where}` }))
+  }
   const transient = transientReason(answer.status)
   if (transient !== undefined) {
     // An overloaded server may say how long to back off (503 + Retry-After); the retry policy honours it.

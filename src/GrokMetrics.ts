@@ -18,7 +18,6 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as GrokApi from "./GrokApi.js"
 import type { RateLimitInfo } from "./RateLimitHeaders.js"
-import type * as RateLimiter from "./RateLimiter.js"
 
 /**
  * Histogram boundaries in seconds for LLM latencies, from 50 ms to 5 minutes (reasoning models take minutes).
@@ -172,56 +171,6 @@ export const costUsdTotal = Metric.counter("grok_cost_usd_total", {
  */
 export const rateLimitRemaining = Metric.gauge("grok_ratelimit_remaining", {
   description: "Remaining quota announced by the last x-ratelimit-remaining-* headers, by model and limit"
-})
-
-/**
- * `grok_limiter_queue_depth`: attempts waiting in the admission queue.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const limiterQueueDepth = Metric.gauge("grok_limiter_queue_depth", {
-  description: "Grok attempts waiting in the rate limiter's admission queue"
-})
-
-/**
- * `grok_limiter_in_flight`: admitted attempts not yet finished.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const limiterInFlight = Metric.gauge("grok_limiter_in_flight", {
-  description: "Grok attempts admitted by the rate limiter and not yet finished"
-})
-
-/**
- * `grok_limiter_cooldown_active`: 1 while a shared cooldown (after a 429) holds every send, else 0.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const limiterCooldownActive = Metric.gauge("grok_limiter_cooldown_active", {
-  description: "1 while the rate limiter holds every send after a 429, else 0"
-})
-
-/**
- * `grok_limiter_cooldown_remaining_seconds`: how long the current cooldown still holds sends, or 0.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const limiterCooldownRemaining = Metric.gauge("grok_limiter_cooldown_remaining_seconds", {
-  description: "Seconds until the rate limiter's cooldown ends, or 0"
-})
-
-/**
- * `grok_limiter_adaptive_rate{key}`: in adaptive mode, the requests per second the limiter learned for each budget key.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const limiterAdaptiveRate = Metric.gauge("grok_limiter_adaptive_rate", {
-  description: "Requests per second the adaptive rate limiter currently allows, by budget key"
 })
 
 /**
@@ -381,28 +330,47 @@ export const recordRateLimitInfo = (o: {
   return Effect.all(updates, { discard: true })
 }
 
-/**
- * Records a limiter snapshot: queue depth, in-flight attempts, whether a cooldown is active at `nowMillis`, and in
- * adaptive mode the learned rate of each budget key.
- *
- * @since 0.1.0
- * @category recording
- */
-export const recordLimiterState = (o: {
-  readonly snapshot: RateLimiter.Snapshot
-  readonly nowMillis: number
-}): Effect.Effect<void> => {
-  const remainingMillis = Math.max(0, o.snapshot.holdUntilMillis - o.nowMillis)
-  return Effect.all(
-    [
-      Metric.set(limiterQueueDepth, o.snapshot.queued),
-      Metric.set(limiterInFlight, o.snapshot.inFlight),
-      Metric.set(limiterCooldownActive, remainingMillis > 0 ? 1 : 0),
-      Metric.set(limiterCooldownRemaining, remainingMillis / 1000),
-      ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]) =>
-        Metric.set(withLabels(limiterAdaptiveRate, { key }), rate)
-      )
-    ],
-    { discard: true }
-  )
-}
+export {
+  /**
+   * `grok_limiter_adaptive_rate{key}`: in adaptive mode, the requests per second learned for each budget key.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  limiterAdaptiveRate,
+  /**
+   * `grok_limiter_cooldown_active`: 1 while a shared cooldown (after a 429) holds every send, else 0.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  limiterCooldownActive,
+  /**
+   * `grok_limiter_cooldown_remaining_seconds`: how long the current cooldown still holds sends, or 0.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  limiterCooldownRemaining,
+  /**
+   * `grok_limiter_in_flight`: admitted attempts not yet finished.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  limiterInFlight,
+  /**
+   * `grok_limiter_queue_depth`: attempts waiting in the admission queue.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  limiterQueueDepth,
+  /**
+   * Records a limiter snapshot: queue depth, in-flight attempts, whether a cooldown is active, the adaptive rates.
+   *
+   * @since 0.1.0
+   * @category recording
+   */
+  recordLimiterState
+} from "./internal/limiterMetrics.js"

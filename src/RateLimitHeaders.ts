@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { httpDate } from "./internal/httpDate.js"
+import { itemList } from "./internal/structuredFields.js"
 
 /**
  * What a server said about one limit (requests or tokens).
@@ -138,43 +140,6 @@ export const header = (headers: HeaderInput, name: string): string | undefined =
   return parts.length > 0 ? parts.join(", ") : undefined
 }
 
-const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-const IMF_FIXDATE = /^[a-z]{3},\s+(\d{1,2})\s+([a-z]{3})\s+(\d{4})\s+(\d{2}):(\d{2}):(\d{2})\s+(?:gmt|utc)$/i
-const RFC_850 = /^[a-z]+,\s+(\d{1,2})-([a-z]{3})-(\d{2})\s+(\d{2}):(\d{2}):(\d{2})\s+(?:gmt|utc)$/i
-const ASCTIME = /^[a-z]{3}\s+([a-z]{3})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})\s+(\d{4})$/i
-
-/** Epoch millis of a UTC calendar time, or `undefined` for an impossible one (Feb 30, 25:00). */
-const utc = (year: number, month: string, day: number, hour: number, minute: number, second: number) => {
-  const monthIndex = MONTHS.indexOf(month.toLowerCase())
-  if (monthIndex < 0 || hour > 23 || minute > 59 || second > 60) return undefined
-  const midnight = Date.UTC(year, monthIndex, day)
-  if (new Date(midnight).getUTCDate() !== day) return undefined
-  return midnight + ((hour * 60 + minute) * 60 + second) * 1000
-}
-
-/** An HTTP-date in any of the three forms RFC 9110 requires a recipient to accept, as epoch millis. */
-const httpDate = (value: string, nowMillis: number): number | undefined => {
-  const imf = IMF_FIXDATE.exec(value)
-  if (imf !== null) {
-    const [, day, , year, h, m, s] = imf.map(Number)
-    return utc(year!, imf[2]!, day!, h!, m!, s!)
-  }
-  const rfc850 = RFC_850.exec(value)
-  if (rfc850 !== null) {
-    const [, day, , yy, h, m, s] = rfc850.map(Number)
-    // RFC 9110: a two-digit year more than 50 years in the future is the most recent past year with those digits.
-    const nowYear = new Date(nowMillis).getUTCFullYear()
-    const year = Math.floor(nowYear / 100) * 100 + yy!
-    return utc(year > nowYear + 50 ? year - 100 : year, rfc850[2]!, day!, h!, m!, s!)
-  }
-  const asctime = ASCTIME.exec(value)
-  if (asctime !== null) {
-    const [, , day, h, m, s, year] = asctime.map(Number)
-    return utc(year!, asctime[1]!, day!, h!, m!, s!)
-  }
-  return undefined
-}
-
 /**
  * Reads `Retry-After` as milliseconds to wait: delay-seconds ("120", also "1.5"), or an HTTP-date (IMF-fixdate,
  * RFC 850 or asctime) measured from `nowMillis` and never negative. Anything else gives `undefined`.
@@ -266,50 +231,6 @@ const legacyWindow = (headers: HeaderInput, nowMillis: number): LimitWindow | un
     resetMillis
   )
 }
-
-/** Splits on `separator` outside double-quoted strings (structured-field strings may hold commas). */
-const splitUnquoted = (value: string, separator: string): Array<string> => {
-  const parts: Array<string> = []
-  let current = ""
-  let quoted = false
-  for (let i = 0; i < value.length; i++) {
-    const char = value[i]!
-    if (quoted && char === "\\") {
-      current += char + (value[i + 1] ?? "")
-      i++
-    } else if (char === separator && !quoted) {
-      parts.push(current)
-      current = ""
-    } else {
-      if (char === '"') quoted = !quoted
-      current += char
-    }
-  }
-  parts.push(current)
-  return parts
-}
-
-interface Item {
-  readonly name: string
-  readonly params: ReadonlyMap<string, string>
-}
-
-/** A structured-field list such as `"default";r=50;t=30, "daily";r=900;t=3600`. */
-const itemList = (value: string | undefined): Array<Item> =>
-  value === undefined
-    ? []
-    : splitUnquoted(value, ",").map((item) => {
-        const [name = "", ...params] = splitUnquoted(item, ";")
-        return {
-          name: name.trim().replace(/^"(.*)"$/, "$1"),
-          params: new Map(
-            params.map((param) => {
-              const eq = param.indexOf("=")
-              return eq < 0 ? [param.trim(), "?1"] : [param.slice(0, eq).trim(), param.slice(eq + 1).trim()]
-            })
-          )
-        }
-      })
 
 /** IETF draft: `RateLimit` (r = remaining, t = seconds to reset; lowest remaining wins) and `RateLimit-Policy`. */
 const ietfWindow = (headers: HeaderInput): LimitWindow | undefined => {
@@ -405,3 +326,24 @@ const WINDOW_MILLIS = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_4
  * @category getters
  */
 export const windowMillis = (per: BodyLimitHint["per"]): number => WINDOW_MILLIS[per]
+
+/**
+ * How long an answer asks us to wait, the one rule the retry policy, the limiter's cooldown and its holds share:
+ * `retry-after-ms` or `Retry-After` first, else the reset of the window that ran out (`limit`'s, when the caller
+ * knows which limit was hit; else the later of the windows whose `remaining` is 0). Undefined when it says nothing.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const requestedWaitMillis = (
+  info: RateLimitInfo,
+  limit?: "requests" | "tokens" | "unknown"
+): number | undefined => {
+  if (info.retryAfterMillis !== undefined) return info.retryAfterMillis
+  if (limit === "requests" || limit === "tokens") return info[limit]?.resetMillis
+  const exhausted = Math.max(
+    info.requests?.remaining === 0 ? (info.requests.resetMillis ?? 0) : 0,
+    info.tokens?.remaining === 0 ? (info.tokens.resetMillis ?? 0) : 0
+  )
+  return exhausted > 0 ? exhausted : undefined
+}

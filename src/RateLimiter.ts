@@ -18,13 +18,12 @@ import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as Admission from "./Admission.js"
 import * as GrokApi from "./GrokApi.js"
-import type { Rejected } from "./GrokError.js"
-import * as LimiterOptions from "./LimiterOptions.js"
+import type * as Contract from "./internal/admission/contract.js"
+import * as Admission from "./internal/admission/limiter.js"
+import * as LimiterOptions from "./internal/limiterOptions.js"
 import * as MemoryStore from "./MemoryStore.js"
 import * as RateLimiterStore from "./RateLimiterStore.js"
-import type { BodyLimitHint, RateLimitInfo } from "./RateLimitHeaders.js"
 
 /**
  * @since 0.1.0
@@ -50,50 +49,31 @@ export type InvalidLimiterOptions = LimiterOptions.InvalidLimiterOptions
  * @since 0.1.0
  * @category models
  */
-export type Priority = "critical" | "high" | "normal" | "low"
+export type Priority = Contract.Priority
 
 /**
- * What one attempt asks for.
+ * What one attempt asks for: priority, estimated tokens, longest queue wait, model.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Ticket {
-  readonly priority: Priority
-  /** Tokens reserved before sending; settled against `usage.total_tokens` afterwards. */
-  readonly estimatedTokens: number
-  /** Longest time this attempt may wait in the queue before `Rejected("DeadlineExceeded")`. */
-  readonly maxQueueWait?: Duration.Duration
-  /** The model, so that stores can keep one quota per model. */
-  readonly model: string
-}
+export type Ticket = Contract.Ticket
 
 /**
- * What the client learned from one attempt.
+ * What the client learned from one attempt: status, rate-limit headers, the limit a 429 body named, tokens used.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Feedback {
-  /** HTTP status; absent when the attempt got no answer. */
-  readonly status?: number
-  readonly info: RateLimitInfo
-  /** The limit a 429 body named, if any. */
-  readonly hint?: BodyLimitHint
-  /** `usage.total_tokens` of a success (reasoning tokens included). */
-  readonly usedTokens?: number
-}
+export type Feedback = Contract.Feedback
 
 /**
- * An admitted attempt. Closing its scope without `report` returns the reservation (the call failed unsent or
- * got no answer).
+ * An admitted attempt. Closing its scope without `report` returns the reservation.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Permit {
-  readonly report: (feedback: Feedback) => Effect.Effect<void>
-}
+export type Permit = Contract.Permit
 
 /**
  * A point-in-time view for metrics and logs.
@@ -101,24 +81,13 @@ export interface Permit {
  * @since 0.1.0
  * @category models
  */
-export interface Snapshot {
-  readonly queued: number
-  readonly inFlight: number
-  /** Epoch millis until which every send is held, or 0. */
-  readonly holdUntilMillis: number
-  /** Adaptive mode only: the learned requests per second of each budget key. */
-  readonly rates?: Readonly<Record<string, number>>
-}
+export type Snapshot = Contract.Snapshot
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  /** Waits for admission; the permit lives as long as the scope. */
-  readonly acquire: (ticket: Ticket) => Effect.Effect<Permit, Rejected, Scope.Scope>
-  readonly snapshot: Effect.Effect<Snapshot>
-}
+export type Service = Contract.Service
 
 /**
  * The limiter shared by every GrokClient call that runs with this layer.

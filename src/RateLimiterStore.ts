@@ -28,6 +28,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
@@ -123,6 +124,29 @@ export interface Service {
    * Returns the epoch millis (store clock) until which the key is now held.
    */
   readonly hold: (request: HoldRequest) => Effect.Effect<number, RateLimiterStoreError>
+  /**
+   * How the limiter should fail open over this store, when it does (`onStoreError: "fallback"`): the share of each
+   * limit one process keeps while the store is down, and a cheap probe to learn it is back. A store without it is
+   * failed over at its full limits and probed with an empty reservation.
+   */
+  readonly failover?: Failover
+}
+
+/**
+ * What a shared store tells the limiter about failing over, read when an outage starts.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Failover {
+  /** The share of each limit one process keeps alone, in (0, 1]; `1 / workers` keeps the workers within the quota. */
+  readonly localShare: Effect.Effect<number>
+  /** Succeeds once the store answers again. */
+  readonly probe: Effect.Effect<void, unknown>
+  /** Time between two probes during an outage. Default 1 second. */
+  readonly probeInterval?: Duration.DurationInput
+  /** The store's name in log lines, e.g. "Redis". */
+  readonly name: string
 }
 
 /**

@@ -113,9 +113,10 @@ export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duratio
 }
 
 /**
- * Wraps a schedule so that it only continues for retryable errors, and never waits less than the server asked
- * (`retryAfterMillis` of a `RateLimited`, or of a `Transient` 5xx that sent `Retry-After`). A wait above `maxWait`
- * stops at once, so the call fails with the error that carries the server's wait instead of sleeping for it.
+ * Never lets `self` wait less than the server asked (`retryAfterMillis` of a `RateLimited`, or of a `Transient` 5xx
+ * that sent `Retry-After`). A wait above `maxWait` (default 60 s) stops at once, so the call fails with the error
+ * that carries the server's wait instead of sleeping for it. `self` may be any schedule over `GrokError`, input-aware
+ * ones included.
  *
  * @since 0.1.0
  * @category combinators
@@ -123,17 +124,16 @@ export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duratio
 export const retryAfterFloor: {
   (options?: {
     readonly maxWait?: Duration.DurationInput
-  }): <Out, R>(self: Schedule.Schedule<Out, unknown, R>) => Schedule.Schedule<Out, GrokError, R>
+  }): <Out, R>(self: Schedule.Schedule<Out, GrokError, R>) => Schedule.Schedule<Out, GrokError, R>
   <Out, R>(
-    self: Schedule.Schedule<Out, unknown, R>,
+    self: Schedule.Schedule<Out, GrokError, R>,
     options?: { readonly maxWait?: Duration.DurationInput }
   ): Schedule.Schedule<Out, GrokError, R>
 } = dual(
   (args) => Schedule.isSchedule(args[0]),
-  <Out, R>(self: Schedule.Schedule<Out, unknown, R>, options: { readonly maxWait?: Duration.DurationInput } = {}) => {
+  <Out, R>(self: Schedule.Schedule<Out, GrokError, R>, options: { readonly maxWait?: Duration.DurationInput } = {}) => {
     const maxWait = millisOf(options.maxWait ?? "60 seconds")
     return Schedule.makeWithState(self.initial, (now, error: GrokError, state) => {
-      if (!error.isRetryable) return Effect.succeed([state, undefined as Out, ScheduleDecision.done] as const)
       const asked = error._tag === "RateLimited" || error._tag === "Transient" ? error.retryAfterMillis : undefined
       if (asked !== undefined && asked > maxWait) {
         return Effect.succeed([state, undefined as Out, ScheduleDecision.done] as const)
@@ -167,35 +167,6 @@ export const attempts: {
 )
 
 /**
- * Stops a schedule when its next retry would start after `limit(now of the first failure)`: no sleep that
- * cannot end in time.
- */
-const stopPast = <Out, In, R>(self: Schedule.Schedule<Out, In, R>, limitFrom: (firstNow: number) => number) =>
-  Schedule.makeWithState([self.initial, Option.none<number>()] as const, (now, input: In, [inner, limit]) => {
-    const at = Option.getOrElse(limit, () => limitFrom(now))
-    return Effect.map(self.step(now, input, inner), ([next, out, decision]) => {
-      const state = [next, Option.some(at)] as const
-      if (ScheduleDecision.isDone(decision)) return [state, out, decision] as const
-      const start = Intervals.start(decision.intervals)
-      return [state, out, start > at ? ScheduleDecision.done : decision] as const
-    })
-  })
-
-/**
- * Bounds the retrying to a time budget counted from the first failure: a retry that would start past it is not
- * made. Pair it with `GrokClient`'s `deadline` option, which also bounds the attempt in flight.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const deadline: {
-  (budget: Duration.DurationInput): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
-  <Out, In, R>(self: Schedule.Schedule<Out, In, R>, budget: Duration.DurationInput): Schedule.Schedule<Out, In, R>
-} = dual(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, budget: Duration.DurationInput) =>
-  stopPast(self, (firstNow) => firstNow + millisOf(budget))
-)
-
-/**
  * @since 0.1.0
  * @category models
  */
@@ -204,27 +175,21 @@ export interface Options extends BackoffOptions {
   readonly maxAttempts?: number
   /** Longest server-requested wait to honour; above it the call fails at once. Default 60 s. */
   readonly maxWait?: Duration.DurationInput
-  /** Time budget for retrying, from the first failure. Default none. */
-  readonly deadline?: Duration.DurationInput
 }
 
 /**
- * Builds a policy: backoff with jitter, retryable errors only, a Retry-After floor, attempt and time bounds.
+ * Builds a policy: backoff with jitter, a Retry-After floor and an attempt bound. Time budgets belong to the call
+ * (`deadline` of `GrokClient`), and which errors may be retried is the client's rule, not the policy's.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): RetryPolicy => {
-  const bounded = attempts(
-    retryAfterFloor(backoff(options), { maxWait: options.maxWait ?? "60 seconds" }),
-    options.maxAttempts ?? 8
-  )
-  return options.deadline === undefined ? bounded : deadline(bounded, options.deadline)
-}
+export const make = (options: Options = {}): RetryPolicy =>
+  attempts(retryAfterFloor(backoff(options), { maxWait: options.maxWait ?? "60 seconds" }), options.maxAttempts ?? 8)
 
 /**
  * The default policy: up to 8 attempts, full-jitter exponential backoff from 250 ms doubling to a 20 s cap,
- * waits of up to 60 s when the server asks for them, retryable errors only.
+ * waits of up to 60 s when the server asks for them.
  *
  * @since 0.1.0
  * @category presets

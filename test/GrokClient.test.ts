@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { Config, ConfigProvider, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokError from "../src/GrokError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -136,6 +136,50 @@ describe("GrokClient", () => {
         Effect.either
       )
       expect(Either.isLeft(exit) && exit.left._tag).toBe("ConfigError")
+    })
+  )
+
+  it.scopedLive("fails layerConfig with a ConfigError naming XAI_API_KEY when it is empty or missing", () =>
+    Effect.gen(function* () {
+      const load = (entries: ReadonlyArray<readonly [string, string]>) =>
+        Effect.flatMap(GrokClient.GrokClient, () => Effect.void).pipe(
+          Effect.provide(
+            GrokClient.layerConfig().pipe(
+              Layer.provide(FetchHttpClient.layer),
+              Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))
+            )
+          ),
+          Effect.flip
+        )
+      const empty = yield* load([["XAI_API_KEY", ""]])
+      const missing = yield* load([])
+      expect(empty._tag).toBe("ConfigError")
+      expect(String(empty)).toContain("XAI_API_KEY")
+      expect(String(empty)).toContain("empty")
+      expect(String(missing)).toContain("XAI_API_KEY")
+      expect(String(missing)).not.toContain("<redacted>")
+    })
+  )
+
+  it.scopedLive("takes each option of layerConfig from its own Config", () =>
+    Effect.gen(function* () {
+      const { fake } = yield* withFake()
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["MY_KEY", fake.apiKey],
+          ["MY_URL", fake.url]
+        ])
+      )
+      const result = yield* Effect.flatMap(GrokClient.GrokClient, (grok) => grok.chat(hello("own names"))).pipe(
+        Effect.provide(
+          GrokClient.layerConfig({
+            apiKey: GrokClient.apiKeyConfig("MY_KEY"),
+            baseUrl: Config.string("MY_URL"),
+            attemptTimeout: Config.succeed("5 seconds")
+          }).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(Layer.setConfigProvider(config)))
+        )
+      )
+      expect(result.content).toBe("echo: own names")
     })
   )
 

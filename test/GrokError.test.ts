@@ -72,8 +72,14 @@ describe("classify", () => {
     })
   })
 
-  it("maps an unexpected status like 302 to Transient and an unknown 4xx like 418 to Validation", () => {
-    expect(leftOf(classifyBody(302, "")).isRetryable).toBe(true)
+  it("maps a redirect to a Validation that names the location, and an unknown 4xx like 418 to Validation", () => {
+    const redirect = leftOf(
+      GrokError.classify({ status: 302, headers: { location: "https://elsewhere.test/v1" }, body: "", nowMillis: 0 })
+    )
+    expect(redirect).toMatchObject({ _tag: "Validation", reason: "Redirected", status: 302 })
+    expect(redirect.message).toContain("https://elsewhere.test/v1")
+    expect(redirect.isRetryable).toBe(false)
+    expect(leftOf(classifyBody(599, "")).isRetryable).toBe(true)
     expect(leftOf(classifyBody(418, `{"error":"teapot"}`))._tag).toBe("Validation")
   })
 

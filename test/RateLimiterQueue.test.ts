@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as PriorityQueue from "../src/PriorityQueue.js"
+import * as PriorityQueue from "../src/internal/admission/priorityQueue.js"
 
 describe("PriorityQueue", () => {
   it("serves the best class first and each class in arrival order", () => {

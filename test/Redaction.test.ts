@@ -2,7 +2,7 @@ import { NodeSdk } from "@effect/opentelemetry"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Either, Layer, Logger, Redacted } from "effect"
+import { Effect, Either, Layer, Logger, LogLevel, Redacted } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
 import * as Prometheus from "../src/Prometheus.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -55,7 +55,9 @@ describe("redaction", () => {
             spanProcessor: new SimpleSpanProcessor(exporter)
           }))
         ),
-        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+        // Retry decisions log at Debug: capture them too.
+        Logger.withMinimumLogLevel(LogLevel.Debug)
       )
       const errors = outcomes.filter(Either.isLeft).map((o) => o.left)
       expect(errors.map((e) => e._tag).sort()).toEqual(["AuthError", "AuthError", "QuotaExhausted"])

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Either, Fiber, Random, Ref, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Random, Ref, TestClock } from "effect"
 import * as GrokError from "../src/GrokError.js"
+import * as Deadline from "../src/internal/pipeline/deadline.js"
+import { retrying } from "../src/internal/pipeline/retry.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 
 const transient = new GrokError.Transient({ reason: "ServerError", status: 500 })
@@ -8,9 +10,17 @@ const transient = new GrokError.Transient({ reason: "ServerError", status: 500 }
 const rateLimited = (retryAfterMillis: number) =>
   new GrokError.RateLimited({ status: 429, limit: "requests", retryAfterMillis })
 
-/** Runs an attempt that fails with `errors` in turn, then succeeds; returns the result and the waits between. */
-const runScripted = (policy: RetryPolicy.RetryPolicy, errors: ReadonlyArray<GrokError.GrokError>) =>
+/**
+ * Runs an attempt that fails with `errors` in turn, then succeeds, under the client's retry stage (which adds its
+ * own rule: non-retryable errors are never retried); returns the result and the waits between.
+ */
+const runScripted = (
+  policy: RetryPolicy.RetryPolicy,
+  errors: ReadonlyArray<GrokError.GrokError>,
+  budget?: Duration.DurationInput
+) =>
   Effect.gen(function* () {
+    const deadline = yield* Deadline.start(budget)
     const times = yield* Ref.make<ReadonlyArray<number>>([])
     const attempt = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
@@ -18,7 +28,8 @@ const runScripted = (policy: RetryPolicy.RetryPolicy, errors: ReadonlyArray<Grok
       const error = errors[made.length - 1]
       return error === undefined ? "ok" : yield* Effect.fail(error)
     })
-    const fiber = yield* Effect.fork(Effect.either(Effect.retry(attempt, policy)))
+    const retried = retrying({ policy, deadline, model: "test", progress: { attempts: 0 } }, () => attempt)
+    const fiber = yield* Effect.fork(Effect.either(retried))
     yield* TestClock.adjust("1 hour")
     const result = yield* Fiber.join(fiber)
     const at = yield* Ref.get(times)
@@ -123,13 +134,14 @@ describe("RetryPolicy", () => {
     })
   )
 
-  it.effect("stops retrying when the next retry would start after the deadline", () =>
+  it.effect("stops retrying when the next retry would start after the call's deadline", () =>
     Effect.gen(function* () {
-      const policy = RetryPolicy.make({ base: "400 millis", jitter: "none", deadline: "1 second" })
-      const run = yield* runScripted(policy, failures(5))
+      const policy = RetryPolicy.make({ base: "400 millis", jitter: "none" })
+      const run = yield* runScripted(policy, failures(5), "1 second")
       expect(run.delays).toEqual([400])
       expect(run.attempts).toBe(2)
-      expect(Either.isLeft(run.result)).toBe(true)
+      const error = Either.getLeft(run.result)
+      expect(error._tag === "Some" && error.value._tag === "Rejected" && error.value.reason).toBe("DeadlineExceeded")
     })
   )
 

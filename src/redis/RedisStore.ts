@@ -20,9 +20,8 @@ import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as RateLimiter from "../RateLimiter.js"
 import * as RateLimiterStore from "../RateLimiterStore.js"
-import * as FailoverStore from "./FailoverStore.js"
-import * as RedisConnection from "./RedisConnection.js"
-import * as Scripts from "./scripts.js"
+import * as RedisConnection from "../internal/redis/connection.js"
+import * as Scripts from "../internal/redis/scripts.js"
 
 /**
  * What to do while Redis does not answer.
@@ -53,10 +52,16 @@ export interface Options extends RedisConnection.Options {
   readonly onUnavailable?: OnUnavailable
   /**
    * `"failOpen"` only: the share of each limit one process keeps while Redis is down, in (0, 1]. Default `"auto"`:
-   * `1 / workers`, where workers is the number of processes on this prefix seen by Redis in the last
-   * `3 × heartbeatInterval` before the outage (1 if none was seen yet).
+   * `1 / workers`, where workers is the number of processes on this prefix Redis last reported (heartbeats of the
+   * last `3 × heartbeatInterval`), or `expectedWorkers` when Redis never answered this process.
    */
   readonly localShare?: number | "auto"
+  /**
+   * `localShare: "auto"` only: the workers to assume when Redis was down from the start, so that nobody has
+   * counted them. Default 2: two workers stay within the quota, a lone worker runs at half of it until Redis
+   * answers, and more than two overshoot it by `workers / 2` (set it to your fleet size, or `localShare`).
+   */
+  readonly expectedWorkers?: number
   /** `"failOpen"` only: time between two attempts to reach Redis again during an outage. Default 1 second. */
   readonly probeInterval?: Duration.DurationInput
   /** How often each process tells Redis it is alive, to count the workers for `localShare: "auto"`. Default 2 s. */
@@ -79,6 +84,8 @@ export interface Direct extends RateLimiterStore.Service {
   >
   /** Processes that sent a heartbeat on this prefix recently (this one included), as of the last heartbeat. */
   readonly workers: Effect.Effect<number>
+  /** The same, undefined while Redis has never answered a heartbeat of this process. */
+  readonly knownWorkers: Effect.Effect<number | undefined>
   /** Succeeds when Redis answers a PING within the command timeout. */
   readonly ping: Effect.Effect<void, RateLimiterStoreError>
   /** The Redis key holding the budget of a limiter key. */
@@ -108,7 +115,8 @@ export const makeDirect = (options: Options = {}): Effect.Effect<Direct, never, 
     const keyOf = (key: string) => `${prefix}:budget:${key}`
     const workersKey = `${prefix}:workers`
     const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-    let workers = 1
+    /** Undefined until Redis has answered a heartbeat. */
+    let workers: number | undefined
 
     const reserveAt: Direct["reserveAt"] = (request) =>
       Effect.flatMap(
@@ -156,16 +164,18 @@ export const makeDirect = (options: Options = {}): Effect.Effect<Direct, never, 
       settle,
       hold,
       reserveAt,
-      workers: Effect.sync(() => workers),
+      workers: Effect.sync(() => workers ?? 1),
+      knownWorkers: Effect.sync(() => workers),
       ping: connection.ping,
       keyOf
     }
   })
 
 /**
- * Connects and returns the store, with the failure behaviour of `onUnavailable`. Never fails and never waits
- * longer than `connectTimeout` for Redis: a Redis that is down at start is an outage like any other. A
- * `localShare` outside (0, 1] is a defect.
+ * Connects and returns the store. Never fails and never waits longer than `connectTimeout` for Redis: a Redis that
+ * is down at start is an outage like any other. With `"failOpen"` it tells the limiter how to fail over (the share
+ * of `localShare`, a PING probe); the limiter's store gateway is the one place that acts on it. A `localShare`
+ * outside (0, 1] or an `expectedWorkers` below 1 is a defect.
  *
  * @since 0.1.0
  * @category constructors
@@ -176,17 +186,24 @@ export const make = (options: Options = {}): Effect.Effect<RateLimiterStore.Serv
     if (share !== "auto" && !(typeof share === "number" && share > 0 && share <= 1)) {
       return yield* Effect.dieMessage(`RedisStore: localShare must be "auto" or a number in (0, 1], got ${share}`)
     }
+    const expected = options.expectedWorkers ?? 2
+    if (!(Number.isFinite(expected) && expected >= 1)) {
+      return yield* Effect.dieMessage(`RedisStore: expectedWorkers must be a number ≥ 1, got ${expected}`)
+    }
     const direct = yield* makeDirect(options)
     const store: RateLimiterStore.Service = { reserve: direct.reserve, settle: direct.settle, hold: direct.hold }
     if ((options.onUnavailable ?? "failOpen") === "failClosed") return store
-    const failover = yield* FailoverStore.make({
-      primary: store,
-      localShare: share === "auto" ? Effect.map(direct.workers, (n) => 1 / n) : share,
-      probe: direct.ping,
-      ...(options.probeInterval !== undefined ? { probeInterval: options.probeInterval } : {}),
-      name: "Redis"
-    })
-    return { reserve: failover.reserve, settle: failover.settle, hold: failover.hold }
+    const localShare =
+      share === "auto" ? Effect.map(direct.knownWorkers, (n) => 1 / (n ?? expected)) : Effect.succeed(share)
+    return {
+      ...store,
+      failover: {
+        localShare,
+        probe: direct.ping,
+        ...(options.probeInterval !== undefined ? { probeInterval: options.probeInterval } : {}),
+        name: "Redis"
+      }
+    }
   })
 
 /**

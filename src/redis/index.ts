@@ -9,8 +9,3 @@
  * @since 0.1.0
  */
 export * as RedisStore from "./RedisStore.js"
-
-/**
- * @since 0.1.0
- */
-export * as FailoverStore from "./FailoverStore.js"

@@ -11,6 +11,7 @@ import * as Schedule from "effect/Schedule"
 import { Redis } from "ioredis"
 import * as GrokClient from "../../src/GrokClient.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
+import { guarded } from "../../src/internal/admission/storeGateway.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as FakeGrok from "../../src/testing/FakeGrok.js"
 import { freePort, type RedisServer, startRedis } from "./server.js"
@@ -158,7 +159,11 @@ describeRedis("RedisStore when Redis fails", "own", () => {
       const prefix = freshPrefix()
       const options = { url: server.url, prefix, commandTimeout: "200 millis", probeInterval: "100 millis" } as const
       const closed = yield* RedisStore.make({ ...options, onUnavailable: "failClosed" })
-      const open = yield* RedisStore.make({ ...options, onUnavailable: "failOpen", localShare: 1 })
+      // As the limiter uses it: the store gateway fails over a failOpen store.
+      const open = yield* guarded(
+        "fallback",
+        yield* RedisStore.make({ ...options, onUnavailable: "failOpen", localShare: 1 })
+      )
       const request = { key: "k", requests: 1, tokens: 0, limits: { requests: { intervalMillis: 10, burst: 5 } } }
       expect(yield* closed.reserve(request)).toEqual({ ok: true })
       server.pause()
@@ -180,13 +185,31 @@ describeRedis("RedisStore when Redis fails", "own", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("keeps 1 / expectedWorkers of the quota when Redis was down from the start (2 by default)", () =>
+    Effect.gen(function* () {
+      const port = yield* Effect.promise(() => freePort())
+      const url = `redis://127.0.0.1:${port}`
+      const quick = { url, prefix: freshPrefix(), connectTimeout: "200 millis" } as const
+      const byDefault = yield* RedisStore.make(quick)
+      const fleet = yield* RedisStore.make({ ...quick, expectedWorkers: 4 })
+      const fixed = yield* RedisStore.make({ ...quick, localShare: 0.1 })
+      expect(yield* byDefault.failover!.localShare).toBe(0.5)
+      expect(yield* fleet.failover!.localShare).toBe(0.25)
+      expect(yield* fixed.failover!.localShare).toBe(0.1)
+      expect((yield* RedisStore.make({ ...quick, onUnavailable: "failClosed" })).failover).toBeUndefined()
+    }).pipe(Effect.scoped)
+  )
+
   it.live("starts while Redis is down without failing or hanging, and uses Redis once it is up", () =>
     Effect.gen(function* () {
       const port = yield* Effect.promise(() => freePort())
       const url = `redis://127.0.0.1:${port}`
       const prefix = freshPrefix()
       const { millis, value: store } = yield* timed(
-        RedisStore.make({ url, prefix, connectTimeout: "300 millis", probeInterval: "100 millis", localShare: 1 })
+        Effect.flatMap(
+          RedisStore.make({ url, prefix, connectTimeout: "300 millis", probeInterval: "100 millis", localShare: 1 }),
+          (redis) => guarded("fallback", redis)
+        )
       )
       expect(millis).toBeLessThan(1_000)
       const request = {

@@ -5,19 +5,13 @@
  * The first failure switches to the local store and logs one warning; from then on no call waits for the shared
  * store: a background probe asks it again every `probeInterval` and, when it answers, switches back and logs one
  * line. A settle or hold follows the store in use when it is made.
- *
- * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as MemoryStore from "../MemoryStore.js"
-import type * as RateLimiterStore from "../RateLimiterStore.js"
+import * as MemoryStore from "../../MemoryStore.js"
+import type * as RateLimiterStore from "../../RateLimiterStore.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** The shared store. */
   readonly primary: RateLimiterStore.Service
@@ -36,9 +30,6 @@ export interface Options {
 
 /**
  * A store that is always up, whatever the shared store does, and says whether it currently answers locally.
- *
- * @since 0.1.0
- * @category models
  */
 export interface FailoverStore extends RateLimiterStore.Service {
   /** True while the shared store is down and the local share paces this process. */
@@ -53,9 +44,6 @@ const scale = (gcra: RateLimiterStore.Gcra | undefined, share: number): RateLimi
 /**
  * The limits a process keeps when it holds `share` of them: intervals stretched by `1 / share`, bursts shrunk to
  * `share` of themselves (at least 1).
- *
- * @since 0.1.0
- * @category utils
  */
 export const scaleLimits = (limits: RateLimiterStore.Limits, share: number): RateLimiterStore.Limits => {
   const requests = scale(limits.requests, share)
@@ -67,9 +55,6 @@ const percent = (share: number): string => `${Math.round(share * 1000) / 10}%`
 
 /**
  * Wraps a shared store so that its failures never reach the limiter. The probe runs in the current scope.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const make = (options: Options): Effect.Effect<FailoverStore, never, Scope.Scope> =>
   Effect.gen(function* () {

@@ -2,20 +2,14 @@
  * The ioredis connection of the Redis store: created lazily, reconnecting forever with backoff, failing commands
  * fast while disconnected (no offline queue, no replay of unanswered commands after a reconnect), every command
  * bounded by a short timeout, and scripts run with `EVALSHA` and reloaded after `NOSCRIPT`.
- *
- * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
-import { RateLimiterStoreError } from "../RateLimiterStore.js"
+import { RateLimiterStoreError } from "../../RateLimiterStore.js"
 import type * as Scripts from "./scripts.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** Redis URL, e.g. `redis://:password@host:6379/0` or `rediss://…` for TLS. Default `redis://127.0.0.1:6379`. */
   readonly url?: string
@@ -34,9 +28,6 @@ export interface Options {
 
 /**
  * An open connection.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Connection {
   readonly client: Redis
@@ -60,9 +51,6 @@ const isNoScript = (cause: unknown): boolean => cause instanceof Error && cause.
 /**
  * Runs a script by its SHA; if Redis no longer has it (restart, `SCRIPT FLUSH`, failover to a replica), loads it
  * and runs it again.
- *
- * @since 0.1.0
- * @category utils
  */
 export const evalScript = async (
   client: Redis,
@@ -83,9 +71,6 @@ export const evalScript = async (
  * Opens the connection in the current scope and closes it (QUIT, then disconnect) when the scope closes. It never
  * fails: when Redis is not there yet, the client keeps reconnecting in the background and commands fail fast with
  * `RateLimiterStoreError` until it answers.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.gen(function* () {

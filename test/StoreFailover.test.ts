@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
-import * as MemoryStore from "../../src/MemoryStore.js"
-import * as RateLimiterStore from "../../src/RateLimiterStore.js"
-import * as FailoverStore from "../../src/redis/FailoverStore.js"
+import * as MemoryStore from "../src/MemoryStore.js"
+import * as RateLimiterStore from "../src/RateLimiterStore.js"
+import * as FailoverStore from "../src/internal/admission/failover.js"
 
 /** A shared store that can be switched off, counting the calls that reach it, and a log capture. */
 const harness = (options: { readonly share?: number | Effect.Effect<number> } = {}) =>
@@ -49,7 +49,7 @@ const captureLogs = () => {
 const limits: RateLimiterStore.Limits = { requests: { intervalMillis: 100, burst: 4 } }
 const one = { key: "k", requests: 1, tokens: 0, limits }
 
-describe("FailoverStore", () => {
+describe("the limiter's store failover", () => {
   it("scales every limit to the share: longer intervals, smaller bursts (at least 1)", () => {
     expect(
       FailoverStore.scaleLimits(

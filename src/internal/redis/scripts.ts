@@ -9,17 +9,12 @@
  *
  * State of one budget key, a hash that expires `margin` after its last TAT or hold is in the past (from then on it
  * is indistinguishable from a fresh key): `r` the requests TAT, `t` the tokens TAT, `h` the hold, epoch millis.
- *
- * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import type * as RateLimiterStore from "../RateLimiterStore.js"
+import type * as RateLimiterStore from "../../RateLimiterStore.js"
 
 /**
  * A Lua script and its SHA1, for `EVALSHA`.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Script {
   readonly name: "reserve" | "settle" | "hold" | "heartbeat"
@@ -136,45 +131,23 @@ redis.call("PEXPIRE", KEYS[1], string.format("%d", window))
 return redis.call("ZCARD", KEYS[1])
 `
 
-/**
- * @since 0.1.0
- * @category scripts
- */
 export const reserve: Script = script("reserve", reserveLua)
 
-/**
- * @since 0.1.0
- * @category scripts
- */
 export const settle: Script = script("settle", settleLua)
 
-/**
- * @since 0.1.0
- * @category scripts
- */
 export const hold: Script = script("hold", holdLua)
 
-/**
- * @since 0.1.0
- * @category scripts
- */
 export const heartbeat: Script = script("heartbeat", heartbeatLua)
 
 const num = (value: number | undefined): string => (value === undefined ? "" : String(value))
 
 /**
  * The clock argument: empty for Redis `TIME`, or a fixed epoch-millis value (tests replay sequences with it).
- *
- * @since 0.1.0
- * @category models
  */
 export type ClockArg = number | undefined
 
 /**
  * The `ARGV` of `reserve`.
- *
- * @since 0.1.0
- * @category arguments
  */
 export const reserveArgs = (
   request: RateLimiterStore.ReserveRequest,
@@ -193,9 +166,6 @@ export const reserveArgs = (
 
 /**
  * The `ARGV` of `settle`.
- *
- * @since 0.1.0
- * @category arguments
  */
 export const settleArgs = (
   request: RateLimiterStore.SettleRequest,
@@ -212,9 +182,6 @@ export const settleArgs = (
 
 /**
  * The `ARGV` of `hold`.
- *
- * @since 0.1.0
- * @category arguments
  */
 export const holdArgs = (
   request: RateLimiterStore.HoldRequest,
@@ -227,9 +194,6 @@ const strings = (reply: unknown): ReadonlyArray<string> | undefined =>
 
 /**
  * The reply of `reserve`, or undefined when it is not one.
- *
- * @since 0.1.0
- * @category replies
  */
 export const parseReserve = (
   reply: unknown
@@ -244,9 +208,6 @@ export const parseReserve = (
 
 /**
  * The reply of `hold` (the key's hold, epoch millis), or undefined when it is not one.
- *
- * @since 0.1.0
- * @category replies
  */
 export const parseHold = (reply: unknown): number | undefined => {
   const until = strings(reply)?.[0]

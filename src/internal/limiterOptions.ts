@@ -1,20 +1,15 @@
 /**
  * The options of `RateLimiter.layer`, their defaults, and their validation into the limiter's settings.
- *
- * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as AdaptiveRate from "./AdaptiveRate.js"
-import type * as RateLimiterStore from "./RateLimiterStore.js"
+import * as AdaptiveRate from "../AdaptiveRate.js"
+import type * as RateLimiterStore from "../RateLimiterStore.js"
 
 /**
  * How a `RateLimiter` paces the calls that share it. Every field is optional: `{}` gives an adaptive limiter with
  * a queue of 10,000 and no concurrency cap.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Options {
   /** Requests per second for each budget key. Give this or `requestsPerMinute`, not both. Default: none. */
@@ -49,7 +44,11 @@ export interface Options {
   readonly adaptive?: boolean | AdaptiveRate.Options
   /** The shared cooldown after a 429 that says nothing about how long to wait. Default 1 second. */
   readonly cooldownFallback?: Duration.DurationInput
-  /** The longest cooldown or hold any answer may impose. Default 10 minutes. */
+  /**
+   * The longest cooldown or hold any answer may impose on the key. A longer one is not applied at all (the call that
+   * got it fails on its own wait; the others go on), so one absurd `Retry-After` cannot freeze every call.
+   * Default 60 seconds, the longest wait the default retry policy honours.
+   */
   readonly maxCooldown?: Duration.DurationInput
   /** The prefix of every budget key. Default `"grok"`. */
   readonly key?: string
@@ -76,9 +75,6 @@ const tokenPacing = (tpm: number, burst: number): RateLimiterStore.Gcra => ({
 
 /**
  * `RateLimiter.layer` was given an option it cannot work with.
- *
- * @since 0.1.0
- * @category errors
  */
 export class InvalidLimiterOptions extends Schema.TaggedError<InvalidLimiterOptions>()("InvalidLimiterOptions", {
   /** The option, e.g. `requestsPerSecond` or `adaptive.beta`. */
@@ -95,9 +91,6 @@ export class InvalidLimiterOptions extends Schema.TaggedError<InvalidLimiterOpti
 
 /**
  * The validated settings the limiter runs on.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Settings {
   readonly requests: RateLimiterStore.Gcra | undefined
@@ -205,7 +198,7 @@ const settings = (options: Options): Settings => {
     defaultMaxQueueWaitMillis: millis("defaultMaxQueueWait", options.defaultMaxQueueWait, false),
     adaptive,
     cooldownFallbackMillis: millis("cooldownFallback", options.cooldownFallback, true) ?? 1_000,
-    maxCooldownMillis: millis("maxCooldown", options.maxCooldown, false) ?? 600_000,
+    maxCooldownMillis: millis("maxCooldown", options.maxCooldown, false) ?? 60_000,
     key,
     perModel: options.perModel ?? true,
     onStoreError
@@ -214,9 +207,6 @@ const settings = (options: Options): Settings => {
 
 /**
  * Checks every option and fills in the defaults; the first invalid option becomes the error.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const validate = (options: Options): Either.Either<Settings, InvalidLimiterOptions> => {
   try {

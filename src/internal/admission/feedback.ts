@@ -1,0 +1,130 @@
+/**
+ * What the limiter does with what an attempt reports: the token reservation settles against the tokens used, a
+ * 429 or an exhausted window holds the key (a shared cooldown), and in adaptive mode the rate is learned. How long
+ * an answer asks to wait is `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as AdaptiveRate from "../../AdaptiveRate.js"
+import * as RateLimitHeaders from "../../RateLimitHeaders.js"
+import type * as RateLimiterStore from "../../RateLimiterStore.js"
+import type { Feedback } from "./contract.js"
+import * as Engine from "./engine.js"
+import type { StoreGateway } from "./storeGateway.js"
+
+/** Moves `requests` and `tokens` of `key`'s budget (negative gives back); a give-back may let a waiter go. */
+export const settle = (
+  engine: Engine.Engine,
+  gateway: StoreGateway,
+  target: RateLimiterStore.Service,
+  key: string,
+  requests: number,
+  tokens: number
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (requests === 0 && tokens === 0) return Effect.void
+    if (requests < 0 || tokens < 0) Engine.budgetChanged(engine, key)
+    const limits = Engine.limitsOf(engine, Engine.stateOf(engine, key))
+    return gateway.settle(target, { key, requests, tokens, limits })
+  })
+
+/** Holds `key` for `millis` from `now` (never shortening a longer hold), locally and in the store. */
+const hold = (engine: Engine.Engine, gateway: StoreGateway, key: string, millis: number, now: number, cause: string) =>
+  Effect.suspend(() => {
+    const state = Engine.stateOf(engine, key)
+    const extends_ = now + millis > state.holdUntil
+    state.holdUntil = Math.max(state.holdUntil, now + millis)
+    const started = extends_ && !state.cooling
+    if (started) state.cooling = true
+    const logged = started
+      ? Effect.logInfo("RateLimiter: cooldown started").pipe(
+          Effect.annotateLogs({ key, cooldownMillis: Math.round(millis), cause, queued: engine.queue.size })
+        )
+      : Effect.void
+    return Effect.zipRight(logged, gateway.hold({ key, millis }))
+  })
+
+/**
+ * A hold longer than `maxCooldown` is not imposed on anyone: no caller would wait that long (the default retry
+ * policy gives up on waits past 60 s), and one hostile or broken answer must not freeze every call of the key.
+ * The call that got it fails on its own wait; the others go on, and meet the server's verdict themselves.
+ */
+const holdUnlessAbsurd = (
+  engine: Engine.Engine,
+  gateway: StoreGateway,
+  key: string,
+  millis: number,
+  now: number,
+  cause: string
+): Effect.Effect<void> =>
+  millis <= engine.settings.maxCooldownMillis
+    ? hold(engine, gateway, key, millis, now, cause)
+    : Effect.logInfo("RateLimiter: a hold longer than maxCooldown was not applied").pipe(
+        Effect.annotateLogs({
+          key,
+          holdMillis: Math.round(millis),
+          maxCooldownMillis: engine.settings.maxCooldownMillis,
+          cause
+        })
+      )
+
+/**
+ * How long a 429 whose body named the limit holds: the share of the window taken by the excess
+ * (`(actual − limit) / limit`, at least one unit's interval, at most the whole window).
+ */
+const hintWaitMillis = (hint: RateLimitHeaders.BodyLimitHint | undefined): number | undefined => {
+  if (hint === undefined || !(hint.limit > 0)) return undefined
+  const share = Math.min(1, Math.max(1, hint.actual - hint.limit) / hint.limit)
+  return RateLimitHeaders.windowMillis(hint.per) * share
+}
+
+/** The hold an answer imposes on its key: a 429's wait, or the reset of a window the headers say ran out. */
+const holdMillis = (engine: Engine.Engine, feedback: Feedback): number =>
+  feedback.status === 429
+    ? (RateLimitHeaders.requestedWaitMillis(feedback.info) ??
+      hintWaitMillis(feedback.hint) ??
+      engine.settings.cooldownFallbackMillis)
+    : (RateLimitHeaders.requestedWaitMillis({ ...feedback.info, retryAfterMillis: undefined }) ?? 0)
+
+const adapt = (engine: Engine.Engine, state: Engine.KeyState, grant: Engine.Grant, feedback: Feedback, now: number) => {
+  const options = engine.settings.adaptive
+  const before = state.adaptive
+  if (options === undefined || before === undefined) return
+  let next = AdaptiveRate.onHeaders(before, { nowMillis: now, info: feedback.info }, options)
+  const event = { nowMillis: now, admittedAtMillis: grant.admittedAtMillis, sinceMillis: state.holdUntil }
+  if (feedback.status === 429) {
+    next =
+      feedback.hint !== undefined
+        ? AdaptiveRate.onHint(next, { ...event, hint: feedback.hint }, options)
+        : AdaptiveRate.onThrottle(next, event, options)
+  } else if (feedback.status !== undefined && feedback.status >= 200 && feedback.status <= 299) {
+    const saturated = grant.delayed || engine.queue.size > 0
+    next = AdaptiveRate.onSuccess(next, { ...event, saturated }, options)
+  }
+  state.adaptive = next
+  if (next.rate !== before.rate || next.tokensPerSecond !== before.tokensPerSecond)
+    Engine.budgetChanged(engine, grant.key)
+}
+
+/** The `report` of a permit: settle, hold and adapt, once. */
+export const report =
+  (engine: Engine.Engine, gateway: StoreGateway, grant: Engine.Grant) =>
+  (feedback: Feedback): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (grant.reported || grant.released) return Effect.void
+      grant.reported = true
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const state = Engine.stateOf(engine, grant.key)
+        const used = feedback.usedTokens
+        const charged = feedback.status !== 429 && used !== undefined && used >= 0 ? used : 0
+        const wait = holdMillis(engine, feedback)
+        adapt(engine, state, grant, feedback, now)
+        const cause = feedback.status === 429 ? "429" : "remaining 0"
+        return Effect.zipRight(
+          charged !== grant.tokens
+            ? settle(engine, gateway, grant.store, grant.key, 0, charged - grant.tokens)
+            : Effect.void,
+          wait > 0 ? holdUnlessAbsurd(engine, gateway, grant.key, wait, now, cause) : Effect.void
+        )
+      })
+    })

@@ -1,0 +1,117 @@
+/**
+ * The breaker's records and the one way to change them: `step` applies a pure step of `state.ts` to one key under
+ * a lock, after timing out an expired probe, fires the key's signal when the phase changed (waking its waiters),
+ * and publishes, counts and logs every status change.
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Metrics from "./metrics.js"
+import type * as Options from "./options.js"
+import * as Schedule from "./schedule.js"
+import * as State from "./state.js"
+import type { Transition } from "./types.js"
+
+interface Entry {
+  readonly state: State.State
+  /** Fired and replaced whenever the epoch changes: what waiters sleep on. */
+  readonly changed: Deferred.Deferred<void>
+}
+
+export interface Core {
+  readonly settings: Options.Settings
+  readonly entries: Map<string, Entry>
+  readonly lock: Effect.Semaphore
+  readonly hub: PubSub.PubSub<Transition>
+  /** The key count at which idle keys are dropped next. */
+  pruneAt: number
+}
+
+export interface Stepped<A> extends State.Step<A> {
+  readonly changed: Deferred.Deferred<void>
+  readonly now: number
+}
+
+/** Past this many keys, idle closed keys (equal to a fresh one) are dropped, so memory follows the active keys. */
+const PRUNE_FROM_KEYS = 1_000
+/** Slow subscribers of `transitions` lose the oldest transitions past this many. */
+const TRANSITION_BUFFER = 1_024
+
+export const make = (settings: Options.Settings): Effect.Effect<Core, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const lock = yield* Effect.makeSemaphore(1)
+    const hub = yield* Effect.acquireRelease(PubSub.sliding<Transition>(TRANSITION_BUFFER), PubSub.shutdown)
+    return { settings, entries: new Map(), lock, hub, pruneAt: PRUNE_FROM_KEYS }
+  })
+
+/** The break a failure in `state` would start now. */
+export const breakFor = (core: Core, state: State.State, now: number): Effect.Effect<number> =>
+  Schedule.breakMillis(core.settings.breakSchedule, State.nextBreakIndex(state), now)
+
+const logTransition = (transition: Transition): Effect.Effect<void> => {
+  const line =
+    transition.to === "Open"
+      ? Effect.logInfo("CircuitBreaker: opened")
+      : transition.to === "Closed"
+        ? Effect.logInfo("CircuitBreaker: closed")
+        : Effect.logDebug("CircuitBreaker: half-open, probing")
+  const { key, from, to, breakMillis } = transition
+  return line.pipe(Effect.annotateLogs({ key, from, to, ...(breakMillis !== undefined ? { breakMillis } : {}) }))
+}
+
+const announce = (core: Core, key: string, from: State.State, to: State.State, now: number): Effect.Effect<void> => {
+  if (from.status === to.status) return Effect.void
+  const transition: Transition = {
+    key,
+    from: from.status,
+    to: to.status,
+    atMillis: now,
+    ...(to.status === "Open" ? { breakMillis: to.breakMillis } : {})
+  }
+  return Effect.zipRight(
+    Effect.all([PubSub.publish(core.hub, transition), Metrics.recordTransition(key, from.status, to.status)]),
+    logTransition(transition)
+  )
+}
+
+const entryFor = (core: Core, key: string, now: number): Effect.Effect<Entry> => {
+  const found = core.entries.get(key)
+  if (found !== undefined) return Effect.succeed(found)
+  if (core.entries.size >= core.pruneAt) {
+    for (const [held, entry] of core.entries) {
+      if (State.isIdle(entry.state, now, core.settings.machine)) core.entries.delete(held)
+    }
+    core.pruneAt = Math.max(PRUNE_FROM_KEYS, core.entries.size * 2)
+  }
+  return Effect.map(Deferred.make<void>(), (changed) => ({ state: State.initial, changed }))
+}
+
+/** Applies `f` to the key's record under the lock, after timing out an expired probe. */
+export const step = <A>(
+  core: Core,
+  key: string,
+  f: (state: State.State, now: number) => Effect.Effect<State.Step<A>>
+): Effect.Effect<Stepped<A>> =>
+  core.lock.withPermits(1)(
+    Effect.gen(function* () {
+      const machine = core.settings.machine
+      const now = yield* Clock.currentTimeMillis
+      const entry = yield* entryFor(core, key, now)
+      const before = entry.state
+      const current = State.probeExpired(before, now, machine)
+        ? State.expire(before, now, machine, yield* breakFor(core, before, now))
+        : before
+      const { state, result } = yield* f(current, now)
+      let changed = entry.changed
+      if (state.epoch !== before.epoch) {
+        changed = yield* Deferred.make<void>()
+        yield* Deferred.succeed(entry.changed, undefined)
+      }
+      core.entries.set(key, { state, changed })
+      yield* announce(core, key, before, current, now)
+      yield* announce(core, key, current, state, now)
+      return { state, result, changed, now }
+    })
+  )

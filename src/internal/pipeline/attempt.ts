@@ -1,0 +1,178 @@
+/**
+ * The attempt stage: one HTTP exchange turned into what the rest of the pipeline needs, the classified result and
+ * the pacing information of the answer. It never fails: every failure is a value for the retry stage to judge.
+ *
+ * It sends the current key, never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
+ * of an answer after decompression, scrubs every header value it passes on, and decodes a success with the
+ * endpoint's schema.
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as GrokError from "../../GrokError.js"
+import * as RateLimitHeaders from "../../RateLimitHeaders.js"
+import { scrub } from "../../Redaction.js"
+import type { Endpoint } from "./endpoint.js"
+
+export interface Exchange<A> {
+  readonly status: number | undefined
+  readonly requestId: string | undefined
+  readonly info: RateLimitHeaders.RateLimitInfo
+  readonly result: Either.Either<A, GrokError.GrokError>
+}
+
+export interface Transport {
+  readonly http: HttpClient.HttpClient
+  readonly apiKey: Redacted.Redacted<string>
+  readonly timeout: Duration.DurationInput
+  /** Largest answer read, after decompression. */
+  readonly maxResponseBytes: number
+  readonly secrets: ReadonlyArray<string>
+}
+
+/** An exchange that got no HTTP answer and failed with `error`. */
+const unanswered = <A>(error: GrokError.GrokError): Exchange<A> => ({
+  status: undefined,
+  requestId: undefined,
+  info: RateLimitHeaders.empty,
+  result: Either.left(error)
+})
+
+const describe = (cause: unknown): string =>
+  cause instanceof Error
+    ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ""}`
+    : String(cause)
+
+class TooLarge {
+  readonly _tag = "TooLarge"
+  constructor(readonly bytes: number) {}
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const joined = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    joined.set(part, offset)
+    offset += part.length
+  }
+  return joined
+}
+
+/** Reads the body as text, failing as soon as it grows past `max` bytes: memory stays bounded. */
+const readCapped = (response: HttpClientResponse.HttpClientResponse, max: number) =>
+  Stream.runFoldEffect(
+    response.stream,
+    { parts: [] as Array<Uint8Array>, size: 0 },
+    (acc, part): Effect.Effect<{ parts: Array<Uint8Array>; size: number }, TooLarge> => {
+      acc.size += part.length
+      if (acc.size > max) return Effect.fail(new TooLarge(acc.size))
+      acc.parts.push(part)
+      return Effect.succeed(acc)
+    }
+  ).pipe(Effect.map((acc) => new TextDecoder().decode(concat(acc.parts, acc.size))))
+
+/** Fetch follows redirects unless told not to: a redirect would resend our key elsewhere and drop the prompt. */
+const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
+    Effect.provideService(effect, FetchHttpClient.RequestInit, {
+      ...Option.getOrElse(init, () => ({})),
+      redirect: "manual"
+    })
+  )
+
+const classified = <A>(
+  endpoint: Endpoint<A>,
+  answer: { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string },
+  nowMillis: number,
+  secrets: ReadonlyArray<string>
+): Exchange<A> => {
+  const info = RateLimitHeaders.parse(answer.headers, nowMillis)
+  const rawId = RateLimitHeaders.header(answer.headers, "x-request-id")
+  const requestId = rawId === undefined ? undefined : scrub(rawId, secrets)
+  const result = Either.flatMap(GrokError.classify({ ...answer, nowMillis, info, secrets }), (json) =>
+    Either.mapLeft(
+      endpoint.decode(json),
+      () =>
+        new GrokError.Transient({
+          reason: "MalformedBody",
+          detail: `the ${endpoint.kind} response did not match the expected schema`,
+          status: answer.status,
+          ...(requestId !== undefined ? { requestId } : {})
+        })
+    )
+  )
+  return { status: answer.status, requestId, info, result }
+}
+
+/** Sends the endpoint's request once and reads the whole answer within the attempt timeout. */
+export const send = <A>(transport: Transport, endpoint: Endpoint<A>): Effect.Effect<Exchange<A>> => {
+  const { secrets } = transport
+  const request = HttpClientRequest.bearerToken(endpoint.request, transport.apiKey)
+  return transport.http.execute(request).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({
+        status: response.status,
+        headers: response.headers,
+        body
+      }))
+    ),
+    withoutRedirects,
+    Effect.timeout(transport.timeout),
+    Effect.flatMap((answer) =>
+      Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer, now, secrets))
+    ),
+    Effect.catchTags({
+      TooLarge: (error) =>
+        Effect.succeed(
+          unanswered<A>(
+            new GrokError.Validation({
+              reason: "ResponseTooLarge",
+              detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
+            })
+          )
+        ),
+      TimeoutException: () =>
+        Effect.succeed(
+          unanswered<A>(
+            GrokError.classifyTransport({
+              reason: "Timeout",
+              detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
+            })
+          )
+        ),
+      RequestError: (error) =>
+        Effect.succeed(
+          // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
+          error.reason === "Transport"
+            ? unanswered<A>(
+                GrokError.classifyTransport({
+                  reason: "ConnectionFailed",
+                  detail: describe(error.cause ?? error),
+                  secrets
+                })
+              )
+            : unanswered<A>(
+                new GrokError.Validation({
+                  reason: "InvalidRequest",
+                  detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
+                })
+              )
+        ),
+      ResponseError: (error) =>
+        Effect.succeed(
+          unanswered<A>(
+            GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
+          )
+        )
+    })
+  )
+}

@@ -1,0 +1,50 @@
+/**
+ * The feedback stage: what one answer teaches the limiter (usage settles the token reservation, a 429 or an
+ * exhausted window holds the budget key) and the metrics and span attributes of the attempt.
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as GrokApi from "../../GrokApi.js"
+import * as GrokMetrics from "../../GrokMetrics.js"
+import * as RateLimitHeaders from "../../RateLimitHeaders.js"
+import type * as RateLimiter from "../../RateLimiter.js"
+import type { Exchange } from "./attempt.js"
+
+const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined): RateLimiter.Feedback => {
+  const error = Either.isLeft(exchange.result) ? exchange.result.left : undefined
+  // Spent credits are not a rate: a 429 that says so must not cool down or slow the shared limiter.
+  if (error?._tag === "QuotaExhausted") return { info: RateLimitHeaders.empty }
+  return {
+    info: exchange.info,
+    ...(exchange.status !== undefined ? { status: exchange.status } : {}),
+    ...(error?._tag === "RateLimited" && error.hint !== undefined ? { hint: error.hint } : {}),
+    ...(usage !== undefined ? { usedTokens: usage.total_tokens } : {})
+  }
+}
+
+export const report = <A>(options: {
+  readonly permit: RateLimiter.Permit
+  readonly exchange: Exchange<A>
+  readonly usage: (value: A) => GrokApi.Usage | undefined
+  readonly model: string
+  readonly durationMillis: number
+}): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const { exchange, model } = options
+    const usage = Either.isRight(exchange.result) ? options.usage(exchange.result.right) : undefined
+    const outcome = Either.isRight(exchange.result) ? "success" : exchange.result.left._tag
+    return Effect.all(
+      [
+        options.permit.report(feedbackOf(exchange, usage)),
+        Effect.annotateCurrentSpan({
+          "http.response.status_code": exchange.status ?? 0,
+          "grok.request_id": exchange.requestId ?? "",
+          "grok.outcome": outcome
+        }),
+        GrokMetrics.recordAttempt({ model, outcome, status: exchange.status, durationMillis: options.durationMillis }),
+        GrokMetrics.recordRateLimitInfo({ model, info: exchange.info }),
+        usage !== undefined ? GrokMetrics.recordUsage({ model, usage }) : Effect.void
+      ],
+      { discard: true }
+    )
+  })
