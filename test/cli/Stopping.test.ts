@@ -80,7 +80,7 @@ describe("stopping a batch", () => {
     expect(readResults(output)).toHaveLength(16)
     // Over both runs, each id was sent exactly once.
     expect([...chatPrompts(server)].sort()).toEqual(
-      prompts(24)
+      prompts(16)
         .map((p) => p.id)
         .sort()
     )
