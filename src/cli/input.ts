@@ -6,6 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as GrokApi from "../GrokApi.js"
@@ -87,6 +88,14 @@ const shorten = (text: string): string => (text.length > MAX_MESSAGE ? `${text.s
  */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024
 
+/** The first problem of a request, with where it is (`messages[0].role: Expected …`), not the schema's outline. */
+const firstIssue = (error: ParseResult.ParseError): string => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  if (issue === undefined) return error.message
+  const path = issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")
+  return path === "" ? issue.message : `${path.slice(path.startsWith(".") ? 1 : 0)}: ${issue.message}`
+}
+
 const hex = (byte: number): string => `0x${byte.toString(16).toUpperCase().padStart(2, "0")}`
 
 const describeFault = (line: Line, fault: Fault): string =>
@@ -156,7 +165,8 @@ export const parser = (defaults: { readonly model: string }) => {
     for (const name of REQUEST_FIELDS) if (fields[name] !== undefined) request[name] = fields[name]
     request.messages = hasPrompt ? [{ role: "user", content: fields.prompt }] : fields.messages
     const decoded = GrokApi.decodeChatRequest(request)
-    if (Either.isLeft(decoded)) return invalid(line.number, id, shorten(`not a valid request: ${decoded.left.message}`))
+    if (Either.isLeft(decoded))
+      return invalid(line.number, id, shorten(`not a valid request: ${firstIssue(decoded.left)}`))
     return {
       _tag: "Call",
       line: line.number,

@@ -48,6 +48,13 @@ describe("Input", () => {
     expect(both).toMatchObject({ _tag: "Invalid", record: { id: { json: '"a"' }, error: { reason: "InvalidInput" } } })
     const hot = parse(line(2, { id: "b", prompt: "x", temperature: 9 }))
     expect(hot).toMatchObject({ _tag: "Invalid", record: { id: { json: '"b"' }, error: { _tag: "Validation" } } })
+    expect(hot?._tag === "Invalid" && hot.record.error.message).toBe(
+      "Line 2: not a valid request: temperature: Expected a number between 0 and 2, actual 9"
+    )
+    const role = parse(line(3, { id: "c", messages: [{ role: "robot", content: "x" }] }))
+    expect(role?._tag === "Invalid" && role.record.error.message).toMatch(
+      /^Line 3: not a valid request: messages\[0\]\.role: /
+    )
   })
 
   it('treats 1 and "1" as the same id and answers the repeat without an id', () => {
