@@ -1,6 +1,16 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = fileURLToPath(new URL("./src/", import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    // The package's own name, as the docs' examples import it (test/DocTests.test.ts runs them).
+    alias: [
+      { find: /^grok-resilience$/, replacement: `${src}index.ts` },
+      { find: /^grok-resilience\/(.*)$/, replacement: `${src}$1/index.ts` }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

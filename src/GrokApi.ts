@@ -69,7 +69,7 @@ export const ChatRequest = Schema.Struct(
     top_p: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
     max_completion_tokens: Schema.optional(Schema.Int.pipe(Schema.positive())),
     max_tokens: Schema.optional(Schema.Int.pipe(Schema.positive())),
-    stream: Schema.optional(Schema.Literal(false)),
+    stream: Schema.optional(Schema.Boolean),
     stop: Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String))),
     seed: Schema.optional(Schema.Int),
     tools: Schema.optional(Schema.Array(Schema.Unknown)),

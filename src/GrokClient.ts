@@ -5,19 +5,18 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Stream from "effect/Stream"
 import * as Alerts from "./Alerts.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
-import type { Endpoint } from "./internal/pipeline/endpoint.js"
+import * as Calls from "./internal/client/calls.js"
 import * as Pipeline from "./internal/pipeline/pipeline.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -40,6 +39,11 @@ export interface Options {
   readonly maxQueueWait?: Duration.DurationInput
   /** Largest answer read, in bytes after decompression; past it the call fails with `Validation`. Default 16 MiB. */
   readonly maxResponseBytes?: number
+  /**
+   * Streamed calls: the longest silence (no byte at all) before `Transient(StreamStalled)`. Default 120 s: a
+   * reasoning model may think silently for a while, and the server sends no keep-alive meanwhile.
+   */
+  readonly idleTimeout?: Duration.DurationInput
 }
 
 /**
@@ -54,6 +58,62 @@ export interface CallOptions {
   readonly deadline?: Duration.DurationInput
   readonly attemptTimeout?: Duration.DurationInput
   readonly maxQueueWait?: Duration.DurationInput
+}
+
+/**
+ * Options of streamed calls (`chatStream`, `responses.stream`, and `chat`/`responses.create` with `stream: true`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StreamOptions extends CallOptions {
+  /** Overrides the client's `idleTimeout`. */
+  readonly idleTimeout?: Duration.DurationInput
+}
+
+/**
+ * Options of `chat` and `responses.create`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ChatOptions extends StreamOptions {
+  /**
+   * Stream under the hood and collect the result. Nothing reaches the caller before the end, so a failure
+   * mid-stream is retried whole; the idle timeout replaces one long attempt timeout. Default false.
+   */
+  readonly stream?: boolean
+}
+
+/**
+ * A successful Responses API call.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ResponseResult = Calls.ResponseResult
+
+/**
+ * The Responses API (`/v1/responses`), xAI's preferred API.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResponsesService {
+  readonly create: (
+    request: GrokApi.ResponseRequest,
+    options?: ChatOptions
+  ) => Effect.Effect<ResponseResult, GrokError.GrokError>
+  /** The events as xAI sends them; retried until the first event, then a failure ends the stream typed. */
+  readonly stream: (
+    request: GrokApi.ResponseRequest,
+    options?: StreamOptions
+  ) => Stream.Stream<GrokApi.ResponseEvent, GrokError.GrokError>
+  readonly get: (id: string, options?: CallOptions) => Effect.Effect<ResponseResult, GrokError.GrokError>
+  readonly delete: (
+    id: string,
+    options?: CallOptions
+  ) => Effect.Effect<{ readonly id: string; readonly deleted: boolean }, GrokError.GrokError>
 }
 
 /**
@@ -78,8 +138,18 @@ export interface ChatResult {
  * @category models
  */
 export interface Service {
-  readonly chat: (request: GrokApi.ChatRequest, options?: CallOptions) => Effect.Effect<ChatResult, GrokError.GrokError>
+  readonly chat: (request: GrokApi.ChatRequest, options?: ChatOptions) => Effect.Effect<ChatResult, GrokError.GrokError>
+  /**
+   * The chunks as they arrive. Admission, retries and Retry-After apply until the first chunk; after it nothing is
+   * replayed, and a failure (cut, stall, error event) ends the stream with a typed error carrying what was received.
+   * Interrupting the consumer closes the connection.
+   */
+  readonly chatStream: (
+    request: GrokApi.ChatRequest,
+    options?: StreamOptions
+  ) => Stream.Stream<GrokApi.ChatCompletionChunk, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<GrokApi.ModelList, GrokError.GrokError>
+  readonly responses: ResponsesService
 }
 
 /**
@@ -105,43 +175,11 @@ export const DEFAULT_BASE_URL = "https://api.x.ai/v1"
 export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
   "attempts" in error && typeof error.attempts === "number" ? error.attempts : undefined
 
+/** Streamed calls fail as stalled after this long without a byte (see `Options.idleTimeout`). */
+const DEFAULT_IDLE_TIMEOUT = "120 seconds"
+
 /** The default cap on the bytes of one answer, after decompression: 16 MiB. */
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-
-const invalidRequest = (detail: string) => new GrokError.Validation({ reason: "InvalidRequest", detail })
-
-/** The chat endpoint for a request that passed its schema. */
-const chatEndpoint = (
-  baseUrl: string,
-  valid: GrokApi.ChatRequest
-): Effect.Effect<Endpoint<GrokApi.ChatCompletion>, GrokError.Validation> =>
-  // Unknown fields pass validation untouched; one that JSON cannot encode (a BigInt, a cycle) is a typed error.
-  HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
-    HttpClientRequest.acceptJson,
-    HttpClientRequest.bodyJson(valid),
-    Effect.mapBoth({
-      onFailure: (error) => invalidRequest(`the request cannot be sent as JSON: ${error.reason._tag}`),
-      onSuccess: (request) => ({
-        kind: "chat",
-        model: valid.model,
-        estimatedTokens: GrokApi.estimateTokens(valid),
-        admitted: true,
-        request,
-        decode: GrokApi.decodeChatCompletion,
-        usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined
-      })
-    })
-  )
-
-const modelsEndpoint = (baseUrl: string): Endpoint<GrokApi.ModelList> => ({
-  kind: "models",
-  model: "models",
-  estimatedTokens: 0,
-  admitted: true,
-  request: HttpClientRequest.get(`${baseUrl}/models`).pipe(HttpClientRequest.acceptJson),
-  decode: GrokApi.decodeModelList,
-  usage: () => undefined
-})
 
 /**
  * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter` and `AlertMonitor`
@@ -172,29 +210,7 @@ export const make = (options: Options) =>
       }
     }
     const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
-
-    const chat = (input: GrokApi.ChatRequest, callOptions: CallOptions = {}) =>
-      Effect.gen(function* () {
-        const valid = yield* Either.mapLeft(GrokApi.decodeChatRequest(input), (issue) =>
-          invalidRequest(issue.message.slice(0, 2000))
-        )
-        const result = yield* Pipeline.run(client, yield* chatEndpoint(baseUrl, valid), callOptions)
-        return {
-          completion: result.value,
-          content: result.value.choices[0]?.message.content ?? null,
-          usage: result.value.usage ?? undefined,
-          requestId: result.requestId,
-          attempts: result.attempts
-        } satisfies ChatResult
-      }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model } }))
-
-    const models = (callOptions: CallOptions = {}) =>
-      Pipeline.run(client, modelsEndpoint(baseUrl), callOptions).pipe(
-        Effect.map((result) => result.value),
-        Effect.withSpan("grok.models")
-      )
-
-    return GrokClient.of({ chat, models })
+    return GrokClient.of(Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT))
   })
 
 /**

@@ -47,8 +47,14 @@ describe("library entry", () => {
     ).toEqual([])
   })
 
-  it("keeps Node-only code out of the testing subpath's public imports except node: modules", () => {
+  it("keeps the testing subpath to node: modules, effect and @effect/platform (the in-process client)", () => {
     const packages = [...packagesReachableFrom(resolve(src, "testing/index.ts"))]
-    expect(packages.filter((p) => !(p.startsWith("node:") || p === "effect" || p.startsWith("effect/")))).toEqual([])
+    expect(packages).toContain("@effect/platform/HttpClient")
+    expect(
+      packages.filter(
+        (p) =>
+          !(p.startsWith("node:") || p === "effect" || p.startsWith("effect/") || p.startsWith("@effect/platform/"))
+      )
+    ).toEqual([])
   })
 })

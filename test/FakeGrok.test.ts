@@ -4,8 +4,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as GrokApi from "../src/GrokApi.js"
 import * as FakeGrok from "../src/testing/FakeGrok.js"
-import * as Quota from "../src/testing/FakeGrokQuota.js"
-import { prng } from "../src/testing/FakeGrokScenario.js"
+import * as Quota from "../src/internal/testing/Quota.js"
+import { prng } from "../src/internal/testing/Scenario.js"
 
 interface Reply {
   readonly status: number

@@ -1,31 +1,43 @@
 /**
- * A fake xAI Grok server for tests, demos and benchmarks: a real HTTP server on 127.0.0.1 (Node's `node:http`)
- * that answers like xAI, with scripted answers, outages, exact request and token quotas, and injected faults.
- * It uses the wall clock, like the real service.
+ * A fake xAI Grok server for tests, demos and benchmarks: it answers like xAI (chat completions, deferred
+ * completions, the Responses API, models; whole or streamed as SSE), with scripted answers, outages, exact request
+ * and token quotas, and injected faults. One scenario engine, two front ends:
+ *
+ * - `start` / `make` / `layer`: a real HTTP server on 127.0.0.1 (`node:http`) on the wall clock, for end-to-end
+ *   tests, the CLI and benchmarks;
+ * - `layerClient`: an `HttpClient` that plays the same engine inside the process on Effect's `Clock` and `Random`,
+ *   so that a test under `TestClock` (fork the call, `TestClock.adjust`, join) finishes at once.
  *
  * @since 0.1.0
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { randomUUID } from "node:crypto"
-import * as Http from "node:http"
-import type { Socket } from "node:net"
 import { performance } from "node:perf_hooks"
-import * as Answer from "./FakeGrokAnswer.js"
-import type { Scenario } from "./FakeGrokScenario.js"
-import { resolve } from "./FakeGrokScenario.js"
+import * as Engine from "../internal/testing/Engine.js"
+import * as InProcess from "../internal/testing/InProcess.js"
+import type { Scenario } from "../internal/testing/Scenario.js"
+import * as Socket from "../internal/testing/Socket.js"
 
 export {
   /**
-   * Validates a scenario read from JSON (a CLI flag or file).
+   * Validates a scenario read from JSON (a CLI flag or file); the error is a readable description of every problem
+   * found.
+   *
+   * @example
+   * ```ts
+   * import { FakeGrok } from "grok-resilience/testing"
+   *
+   * const scenario = FakeGrok.decodeScenario(JSON.parse('{"requestsPerSecond": 20, "burst": 5}'))
+   * ```
    *
    * @since 0.1.0
    * @category decoding
    */
   decodeScenario
-} from "./FakeGrokScenario.js"
+} from "../internal/testing/Scenario.js"
 
 export type {
   /**
@@ -52,42 +64,59 @@ export type {
    * @since 0.1.0
    * @category models
    */
-  ScriptStep
-} from "./FakeGrokScenario.js"
+  ScriptStep,
+  /**
+   * @since 0.2.0
+   * @category models
+   */
+  StreamFaultKind
+} from "../internal/testing/Scenario.js"
+
+export type {
+  /**
+   * One request the fake received, and what it answered.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Arrival,
+  /**
+   * How far a streamed answer got, and whether the client closed it early.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  StreamProgress
+} from "../internal/testing/Engine.js"
+
+export type {
+  /**
+   * What an arrival turned into: `"ok"`, a fault kind, `"rate-limited"`, `"auth"`, `"script"`, `"outage"`,
+   * `"invalid"`.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  ArrivalKind
+} from "../internal/testing/Answer.js"
 
 /**
- * One request the server received, and what it answered.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Arrival {
-  /** Milliseconds since the server started, when the answer was decided. */
-  readonly atMillis: number
-  /** The status answered; 0 when the connection was reset instead. */
-  readonly status: number
-  readonly kind: Answer.ArrivalKind
-  /** The `x-request-id` sent (also recorded for a reset, which sends none). */
-  readonly requestId: string
-  /** Text of the last user message, when the request could be read. */
-  readonly prompt?: string
-  readonly path: string
-}
-
-/**
- * A running fake server.
+ * A running fake: over a socket, or in process.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Service {
-  /** Base URL including `/v1`, e.g. `http://127.0.0.1:40123/v1`. */
+  /**
+   * Base URL including `/v1`: `http://127.0.0.1:<port>/v1` for the socket server; for the in-process client,
+   * `http://fake-grok.invalid/v1` (it answers whatever host it is given, so the client's default works too).
+   */
   readonly url: string
   /** The bearer token the current scenario accepts. */
   readonly apiKey: string
   /** Every request received so far, oldest first. */
-  readonly arrivals: Effect.Effect<ReadonlyArray<Arrival>>
-  /** Replaces the scenario and resets quota, script and PRNG state. */
+  readonly arrivals: Effect.Effect<ReadonlyArray<Engine.Arrival>>
+  /** Replaces the scenario and resets quota, script, PRNG and stored responses. */
   readonly setScenario: (scenario: Scenario) => Effect.Effect<void>
   readonly clearArrivals: Effect.Effect<void>
 }
@@ -104,17 +133,22 @@ export interface Started extends Service {
 }
 
 /**
- * The fake server as a service.
+ * The fake as a service.
  *
  * @since 0.1.0
  * @category tags
  */
 export class FakeGrok extends Context.Tag("grok-resilience/testing/FakeGrok")<FakeGrok, Service>() {}
 
-const bearer = (header: string | undefined): string | undefined => {
-  const match = header === undefined ? null : /^Bearer\s+(.*)$/i.exec(header.trim())
-  return match ? match[1]!.trim() : undefined
-}
+const serviceOf = (engine: Engine.Engine, url: string, now: Effect.Effect<number>): Service => ({
+  url,
+  get apiKey() {
+    return engine.apiKey()
+  },
+  arrivals: Effect.sync(() => engine.arrivals()),
+  setScenario: (next) => Effect.map(now, (nowMillis) => engine.setScenario(next, nowMillis)),
+  clearArrivals: Effect.sync(() => engine.clearArrivals())
+})
 
 /**
  * Starts a server on a free port of 127.0.0.1. For the CLI and benchmarks, which live outside a `Scope`;
@@ -137,112 +171,19 @@ const bearer = (header: string | undefined): string | undefined => {
  * @since 0.1.0
  * @category constructors
  */
-export const start = (scenario: Scenario = {}): Promise<Started> => {
-  const startedAt = performance.now()
-  let state = Answer.initial(resolve(scenario), startedAt)
-  let log: Array<Arrival> = []
-  const sockets = new Set<Socket>()
-  const timers = new Set<ReturnType<typeof setTimeout>>()
-
-  const send = (
-    req: Http.IncomingMessage,
-    res: Http.ServerResponse,
-    path: string,
-    answer: Answer.Answer,
-    now: number
-  ) => {
-    const requestId = randomUUID()
-    log.push({
-      atMillis: now - startedAt,
-      status: answer.reset ? 0 : answer.status,
-      kind: answer.kind,
-      requestId,
-      ...(answer.prompt !== undefined ? { prompt: answer.prompt } : {}),
-      path
-    })
-    const headers = {
-      "content-type": answer.contentType,
-      "content-length": String(Buffer.byteLength(answer.body)),
-      "x-request-id": requestId,
-      ...Answer.rateLimitHeaders(state, answer, now),
-      ...answer.headers
+export const start = async (scenario: Scenario = {}): Promise<Started> => {
+  const engine = Engine.make(scenario, performance.now())
+  const listening = await Socket.listen(engine)
+  return Object.assign(
+    serviceOf(
+      engine,
+      listening.url,
+      Effect.sync(() => performance.now())
+    ),
+    {
+      close: listening.close
     }
-    const write = () => {
-      if (answer.reset) {
-        req.socket.destroy()
-      } else if (!res.destroyed) {
-        res.writeHead(answer.status, headers)
-        res.end(answer.body)
-      }
-    }
-    const delay = state.scenario.latencyMillis + answer.extraDelayMillis
-    if (delay <= 0) return write()
-    const timer = setTimeout(() => {
-      timers.delete(timer)
-      write()
-    }, delay)
-    timers.add(timer)
-  }
-
-  const route = (req: Http.IncomingMessage, res: Http.ServerResponse, rawBody: string) => {
-    const now = performance.now()
-    const method = req.method ?? "GET"
-    const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname
-    const isChat = method === "POST" && path === "/v1/chat/completions"
-    const isModels = method === "GET" && path === "/v1/models"
-    if (!isChat && !isModels) return send(req, res, path, Answer.notFound(method, path), now)
-    const key = bearer(req.headers.authorization)
-    if (key !== state.scenario.apiKey) return send(req, res, path, Answer.unauthorized(key), now)
-    const answer = isChat ? Answer.chat(state, rawBody, key, now) : Answer.models(state)
-    send(req, res, path, answer, now)
-  }
-
-  const server = Http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => route(req, res, Buffer.concat(chunks).toString("utf8")))
-    req.on("error", () => req.socket.destroy())
-  })
-  server.on("connection", (socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  })
-
-  let closing: Promise<void> | undefined
-  const close = () => {
-    closing ??= new Promise<void>((done) => {
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      server.close(() => done())
-      server.closeAllConnections()
-      for (const socket of sockets) socket.destroy()
-    })
-    return closing
-  }
-
-  return new Promise<Started>((ready, fail) => {
-    server.once("error", fail)
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", fail)
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      ready({
-        url: `http://127.0.0.1:${port}/v1`,
-        get apiKey() {
-          return state.scenario.apiKey
-        },
-        arrivals: Effect.sync(() => log.slice()),
-        setScenario: (next) =>
-          Effect.sync(() => {
-            state = Answer.initial(resolve(next), performance.now())
-          }),
-        clearArrivals: Effect.sync(() => {
-          log = []
-        }),
-        close
-      })
-    })
-  })
+  )
 }
 
 /**
@@ -277,3 +218,43 @@ export const make = (scenario?: Scenario): Effect.Effect<Service, never, Scope.S
  * @category layers
  */
 export const layer = (scenario?: Scenario): Layer.Layer<FakeGrok> => Layer.scoped(FakeGrok, make(scenario))
+
+/**
+ * The fake inside the process: a layer providing an `HttpClient` that answers every request like the socket
+ * server would (same scenario, answers, quotas, headers, faults, outages, scripts and streams), and the `FakeGrok`
+ * service for its arrivals. Time is Effect's `Clock`: latency, slow answers and the pause between stream chunks
+ * are `Effect.sleep`s, quotas and outages read `Clock.currentTimeMillis`, ids come from Effect's `Random`. Faults
+ * are drawn from the scenario's own seeded PRNG (`seed`), as on the socket, so both give the same answers. A reset
+ * fails the request with a `RequestError` of reason `"Transport"`, as `fetch` does.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Fiber, Layer, Redacted, TestClock, TestContext } from "effect"
+ * import { GrokClient } from "grok-resilience"
+ * import { FakeGrok } from "grok-resilience/testing"
+ *
+ * const Client = GrokClient.layer({ apiKey: Redacted.make("test-key") }).pipe(
+ *   Layer.provideMerge(FakeGrok.layerClient({ script: [503, 503, 503, "ok"] }))
+ * )
+ *
+ * const test = Effect.gen(function* () {
+ *   const grok = yield* GrokClient.GrokClient
+ *   const call = yield* Effect.fork(grok.chat({ model: "grok-4", messages: [{ role: "user", content: "hi" }] }))
+ *   yield* TestClock.adjust("1 minute")
+ *   const result = yield* Fiber.join(call)
+ *   // result.attempts === 4
+ * }).pipe(Effect.provide(Client), Effect.provide(TestContext.TestContext))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClient = (scenario: Scenario = {}): Layer.Layer<HttpClient.HttpClient | FakeGrok> =>
+  Layer.effectContext(
+    Effect.map(InProcess.now, (startedAt) => {
+      const engine = Engine.make(scenario, startedAt)
+      return Context.make(FakeGrok, serviceOf(engine, "http://fake-grok.invalid/v1", InProcess.now)).pipe(
+        Context.add(HttpClient.HttpClient, InProcess.client(engine))
+      )
+    })
+  )

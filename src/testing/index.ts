@@ -5,7 +5,8 @@
  */
 
 /**
- * A real HTTP server on 127.0.0.1 that answers like xAI, with scripted answers, quotas and faults.
+ * The fake Grok: a real HTTP server on 127.0.0.1, or an in-process `HttpClient` on Effect's `Clock`, that answers
+ * like xAI, with scripted answers, quotas, faults and stream faults.
  *
  * @since 0.1.0
  * @category testing

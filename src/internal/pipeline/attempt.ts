@@ -7,7 +7,8 @@
  * endpoint's schema.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
@@ -16,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
@@ -111,6 +113,55 @@ const classified = <A>(
     )
   )
   return { status: answer.status, requestId, info, result }
+}
+
+/** Transport failures as typed errors: shared by whole answers and streams. */
+const transportError = (error: HttpClientError.HttpClientError, secrets: ReadonlyArray<string>): GrokError.GrokError =>
+  error._tag === "RequestError" && error.reason !== "Transport"
+    ? // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
+      new GrokError.Validation({
+        reason: "InvalidRequest",
+        detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
+      })
+    : GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
+
+/**
+ * Opens the endpoint's request as a stream: the answer's head within the attempt timeout, its body left to the
+ * caller. The request is aborted when the enclosing scope closes, so interrupting a stream closes the connection.
+ */
+export const open = (
+  transport: Transport,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError, Scope.Scope> =>
+  HttpClient.withScope(transport.http)
+    .execute(HttpClientRequest.bearerToken(request, transport.apiKey))
+    .pipe(
+      withoutRedirects,
+      Effect.timeoutFail({
+        duration: transport.timeout,
+        onTimeout: () =>
+          GrokError.classifyTransport({
+            reason: "Timeout",
+            detail: `no answer within ${Duration.format(Duration.decode(transport.timeout))}`
+          })
+      }),
+      Effect.catchTags({
+        RequestError: (error) => Effect.fail(transportError(error, transport.secrets)),
+        ResponseError: (error) => Effect.fail(transportError(error, transport.secrets))
+      })
+    )
+
+/** The pacing information and scrubbed request id of an answer's head. */
+export const headOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  nowMillis: number,
+  secrets: ReadonlyArray<string>
+) => {
+  const rawId = RateLimitHeaders.header(response.headers, "x-request-id")
+  return {
+    info: RateLimitHeaders.parse(response.headers, nowMillis),
+    requestId: rawId === undefined ? undefined : scrub(rawId, secrets)
+  }
 }
 
 /** Sends the endpoint's request once and reads the whole answer within the attempt timeout. */

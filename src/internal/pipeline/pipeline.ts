@@ -60,11 +60,11 @@ export const withAttempts = <E extends GrokError>(error: E, attempts: number): E
   return copy
 }
 
-const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
+export const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
 
 /** Calls the limiter does not admit still report to something. */
-const unlimitedPermit: RateLimiter.Permit = { report: () => Effect.void }
+export const unlimitedPermit: RateLimiter.Permit = { report: () => Effect.void }
 
 /** One attempt: admitted (when the endpoint is), sent, classified, fed back. */
 const attemptOnce = <A>(
@@ -105,8 +105,12 @@ const recordCall = (
     yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
   })
 
-/** Runs one call of `endpoint` through every stage. */
-export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
+/** What every call settles before its first attempt: deadline, policy, limiter, ticket, attempt timeout. */
+export const prepare = (
+  client: Client,
+  endpoint: { readonly model: string; readonly estimatedTokens: number },
+  call: Settings
+) =>
   Effect.gen(function* () {
     const { defaults } = client
     const started = yield* Clock.currentTimeMillis
@@ -122,6 +126,26 @@ export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): E
     })
     const timeout = call.attemptTimeout ?? defaults.attemptTimeout
     const progress: Progress = { attempts: 0 }
+    return { started, deadline, policy, limiter, ticket, timeout, progress }
+  })
+
+/** A call's final error or value, with the attempts it took; the call recorded as a whole. */
+export const finish = <A>(
+  client: Client,
+  model: string,
+  prepared: { readonly progress: Progress; readonly started: number },
+  effect: Effect.Effect<A, GrokError>
+): Effect.Effect<A, GrokError> =>
+  effect.pipe(
+    Effect.mapError((error) => withAttempts(error, prepared.progress.attempts)),
+    Effect.onExit((exit) => recordCall(client, model, prepared.progress, prepared.started, exit))
+  )
+
+/** Runs one call of `endpoint` through every stage. */
+export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
+  Effect.gen(function* () {
+    const prepared = yield* prepare(client, endpoint, call)
+    const { deadline, limiter, policy, progress, ticket, timeout } = prepared
     const attempts = retrying({ policy, deadline, model: endpoint.model, progress }, (n) =>
       attemptOnce(client, endpoint, limiter, ticket, timeout).pipe(
         Effect.withSpan("grok.attempt", {
@@ -129,11 +153,9 @@ export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): E
         })
       )
     )
-    return yield* Deadline.bound(deadline, endpoint.model, attempts).pipe(
-      Effect.mapBoth({
-        onFailure: (error) => withAttempts(error, progress.attempts),
-        onSuccess: (ok) => ({ ...ok, attempts: progress.attempts })
-      }),
-      Effect.onExit((exit) => recordCall(client, endpoint.model, progress, started, exit))
-    )
+    const bounded = Effect.map(Deadline.bound(deadline, endpoint.model, attempts), (ok) => ({
+      ...ok,
+      attempts: progress.attempts
+    }))
+    return yield* finish(client, endpoint.model, prepared, bounded)
   })

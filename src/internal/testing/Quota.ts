@@ -1,16 +1,11 @@
 /**
  * The quotas of the fake Grok server: exact request buckets, a sliding token window, and the wait, header and
  * body values a 429 reports. Times are plain milliseconds from a monotonic clock.
- *
- * @since 0.1.0
  */
 
 /**
  * A token bucket kept as a theoretical arrival time (GCRA), so it never drifts: over any window of `T` ms it
  * admits at most `capacity + T / intervalMillis` requests.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Bucket {
   /** Milliseconds per refilled token. */
@@ -22,9 +17,6 @@ export interface Bucket {
 
 /**
  * A full bucket refilling one token every `intervalMillis`.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const bucket = (intervalMillis: number, capacity: number, nowMillis: number): Bucket => ({
   intervalMillis,
@@ -39,9 +31,6 @@ const EPSILON_MILLIS = 1e-6
 
 /**
  * How long until the bucket holds a token (0 when it holds one now).
- *
- * @since 0.1.0
- * @category getters
  */
 export const bucketWait = (self: Bucket, nowMillis: number): number => {
   const wait = Math.max(self.tat, nowMillis) - tolerance(self) - nowMillis
@@ -50,9 +39,6 @@ export const bucketWait = (self: Bucket, nowMillis: number): number => {
 
 /**
  * Takes one token; call only when `bucketWait` is 0.
- *
- * @since 0.1.0
- * @category mutations
  */
 export const bucketTake = (self: Bucket, nowMillis: number): void => {
   self.tat = Math.max(self.tat, nowMillis) + self.intervalMillis
@@ -60,9 +46,6 @@ export const bucketTake = (self: Bucket, nowMillis: number): void => {
 
 /**
  * Whole tokens left in the bucket.
- *
- * @since 0.1.0
- * @category getters
  */
 export const bucketRemaining = (self: Bucket, nowMillis: number): number => {
   const ahead = Math.max(self.tat, nowMillis) - nowMillis
@@ -72,17 +55,11 @@ export const bucketRemaining = (self: Bucket, nowMillis: number): number => {
 
 /**
  * How long until the bucket is full again.
- *
- * @since 0.1.0
- * @category getters
  */
 export const bucketReset = (self: Bucket, nowMillis: number): number => Math.max(0, self.tat - nowMillis)
 
 /**
  * Weighted events of a sliding window, oldest first, with running totals so that every query is a binary search.
- *
- * @since 0.1.0
- * @category models
  */
 export interface TimeLog {
   readonly windowMillis: number
@@ -99,9 +76,6 @@ export interface TimeLog {
 
 /**
  * An empty log over a window of `windowMillis`.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const timeLog = (windowMillis: number): TimeLog => ({
   windowMillis,
@@ -140,9 +114,6 @@ const prune = (self: TimeLog, nowMillis: number) => {
 
 /**
  * Records an event of `weight` now.
- *
- * @since 0.1.0
- * @category mutations
  */
 export const logAdd = (self: TimeLog, weight: number, nowMillis: number): void => {
   self.total += weight
@@ -152,9 +123,6 @@ export const logAdd = (self: TimeLog, weight: number, nowMillis: number): void =
 
 /**
  * Weight of the events in the window, or in the last `sinceMillis` of it.
- *
- * @since 0.1.0
- * @category getters
  */
 export const logSum = (self: TimeLog, nowMillis: number, sinceMillis: number = self.windowMillis): number => {
   prune(self, nowMillis)
@@ -164,9 +132,6 @@ export const logSum = (self: TimeLog, nowMillis: number, sinceMillis: number = s
 /**
  * How long until `weight` more fits under `limit` (0 when it fits now). A weight above the whole limit never
  * fits; it is told to wait until the window is empty.
- *
- * @since 0.1.0
- * @category getters
  */
 export const logWait = (self: TimeLog, weight: number, limit: number, nowMillis: number): number => {
   if (logSum(self, nowMillis) + weight <= limit) return 0
@@ -177,9 +142,6 @@ export const logWait = (self: TimeLog, weight: number, limit: number, nowMillis:
 
 /**
  * How long until the window is empty again.
- *
- * @since 0.1.0
- * @category getters
  */
 export const logReset = (self: TimeLog, nowMillis: number): number => {
   prune(self, nowMillis)
@@ -188,9 +150,6 @@ export const logReset = (self: TimeLog, nowMillis: number): number => {
 
 /**
  * The length of the token window.
- *
- * @since 0.1.0
- * @category constants
  */
 export const WINDOW_MILLIS = 60_000
 
@@ -202,9 +161,6 @@ const trimFraction = (value: number) => {
 /**
  * Formats milliseconds like Go's `time.Duration.String()`: `"20ms"`, `"1s"`, `"1.5s"`, `"6m0s"`, `"1h0m0s"`.
  * Rounds up (to microseconds below a second, to milliseconds above), so a reset is never reported early.
- *
- * @since 0.1.0
- * @category formatting
  */
 export const goDuration = (millis: number): string => {
   const micros = Math.max(0, Math.ceil(millis * 1000 - 1e-6))

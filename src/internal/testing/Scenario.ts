@@ -1,8 +1,6 @@
 /**
  * What the fake Grok server does: the `Scenario` options, their defaults, and `decodeScenario` for scenarios
  * read from JSON (a CLI flag or file).
- *
- * @since 0.1.0
  */
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
@@ -17,17 +15,11 @@ import * as Schema from "effect/Schema"
  * - `"error-200"`: HTTP 200 whose body is an xAI error object
  * - `"truncated"`: HTTP 200 with the first half of a valid completion
  * - `"html"`: 502 with an HTML error page
- *
- * @since 0.1.0
- * @category models
  */
 export type FaultKind = "500" | "502" | "503" | "529" | "reset" | "slow" | "error-200" | "truncated" | "html"
 
 /**
  * Every fault kind, in a stable order.
- *
- * @since 0.1.0
- * @category constants
  */
 export const faultKinds: ReadonlyArray<FaultKind> = [
   "500",
@@ -42,22 +34,37 @@ export const faultKinds: ReadonlyArray<FaultKind> = [
 ]
 
 /**
- * How a 429 says how long to wait: `Retry-After` in seconds or as an HTTP-date, `retry-after-ms`, or nothing.
+ * A fault that breaks a streamed answer (`"stream": true`) after `streamFaultAfter` chunks:
  *
- * @since 0.1.0
- * @category models
+ * - `"stream-cut"`: the body ends cleanly and the connection closes, without `[DONE]` or the terminal event
+ * - `"stream-stall"`: no more bytes; the connection stays open until the client closes it
+ * - `"stream-error-event"`: an error event in xAI's error-body shape, then the body ends
+ * - `"stream-json-error"`: no stream at all: HTTP 200, `application/json`, an xAI error object
+ *
+ * A request that does not stream and meets one of them (in a script) is answered normally.
+ */
+export type StreamFaultKind = "stream-cut" | "stream-stall" | "stream-error-event" | "stream-json-error"
+
+/** Every stream fault kind, in a stable order. */
+export const streamFaultKinds: ReadonlyArray<StreamFaultKind> = [
+  "stream-cut",
+  "stream-stall",
+  "stream-error-event",
+  "stream-json-error"
+]
+
+/**
+ * How a 429 says how long to wait: `Retry-After` in seconds or as an HTTP-date, `retry-after-ms`, or nothing.
  */
 export type RetryAfterStyle = "seconds" | "date" | "ms" | "none"
 
 /**
  * One scripted answer. A number is any status with a matching xAI-style error body (200 is a normal answer).
- *
- * @since 0.1.0
- * @category models
  */
 export type ScriptStep =
   | "ok"
   | FaultKind
+  | StreamFaultKind
   | 400
   | 401
   | 403
@@ -73,10 +80,8 @@ export type ScriptStep =
   | number
 
 /**
- * A window of time, relative to when the scenario was set, in which every chat request gets `status`.
- *
- * @since 0.1.0
- * @category models
+ * A window of time, relative to when the scenario was set, in which every generation request (chat or Responses)
+ * gets `status`.
  */
 export interface Outage {
   readonly fromMillis: number
@@ -87,9 +92,6 @@ export interface Outage {
 
 /**
  * The behaviour of the fake server. Every field is optional; an empty scenario answers every request normally.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Scenario {
   /** The accepted bearer token. Default `"test-key"`. A wrong or missing one gets xAI's 400 wrong-key body. */
@@ -112,14 +114,25 @@ export interface Scenario {
   readonly faultRate?: number
   /** The fault kinds drawn uniformly. Default all except `"slow"`. */
   readonly faults?: ReadonlyArray<FaultKind>
+  /** Probability (0..1) that an admitted streamed request that drew no fault gets a stream fault. Default 0. */
+  readonly streamFaultRate?: number
+  /** The stream fault kinds drawn uniformly. Default all four. */
+  readonly streamFaults?: ReadonlyArray<StreamFaultKind>
+  /** Chunks (chat) or events (Responses) sent before a stream fault strikes. Default 2. */
+  readonly streamFaultAfter?: number
+  /** Pause before each chunk or event of a streamed answer. Default 0. */
+  readonly chunkMillis?: number
+  /** How long after its submission a deferred completion (`"deferred": true`) is ready. Default 1000. */
+  readonly deferredMillis?: number
   /** How long a `"slow"` answer waits. Default 2000. */
   readonly slowMillis?: number
   /** Base latency of every answer. Default 0. */
   readonly latencyMillis?: number
-  /** Windows, relative to when the scenario was set, in which chat requests get `status` (default 503). */
+  /** Windows, relative to when the scenario was set, in which generation requests get `status` (default 503). */
   readonly outages?: ReadonlyArray<Outage>
   /**
-   * Answers consumed one per chat request before outages, quota and faults; then normal behaviour resumes.
+   * Answers consumed one per generation request (chat or Responses) before outages, quota and faults; then normal
+   * behaviour resumes.
    * A scripted answer bypasses the request quota (a scripted `"ok"` still counts its tokens per minute).
    */
   readonly script?: ReadonlyArray<ScriptStep>
@@ -135,8 +148,9 @@ const exact = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(sc
 
 const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
 const NonNegativeNumber = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
-const Status = Schema.Int.pipe(Schema.between(100, 599, { message: () => "a status must be an integer in 100..599" }))
+const Status = Schema.Int.pipe(Schema.between(200, 599, { message: () => "a status must be an integer in 200..599" }))
 const Fault = Schema.Literal(...faultKinds)
+const StreamFault = Schema.Literal(...streamFaultKinds)
 
 const OutageSchema = Schema.Struct({
   fromMillis: NonNegativeNumber,
@@ -147,14 +161,12 @@ const OutageSchema = Schema.Struct({
 const ScriptStepSchema = Schema.Union(
   Schema.Literal("ok", "quota-exhausted-429", "quota-exhausted-403", "wrong-key-400"),
   Fault,
+  StreamFault,
   Status
 )
 
 /**
  * The schema of a `Scenario` as JSON. Unknown fields are rejected, so a misspelt option is an error.
- *
- * @since 0.1.0
- * @category schemas
  */
 export const ScenarioSchema = Schema.Struct({
   apiKey: exact(Schema.String.pipe(Schema.nonEmptyString())),
@@ -167,6 +179,11 @@ export const ScenarioSchema = Schema.Struct({
   limitInBody: exact(Schema.Boolean),
   faultRate: exact(Schema.Number.pipe(Schema.between(0, 1))),
   faults: exact(Schema.Array(Fault).pipe(Schema.minItems(1))),
+  streamFaultRate: exact(Schema.Number.pipe(Schema.between(0, 1))),
+  streamFaults: exact(Schema.Array(StreamFault).pipe(Schema.minItems(1))),
+  streamFaultAfter: exact(Schema.Int.pipe(Schema.nonNegative())),
+  chunkMillis: exact(NonNegativeNumber),
+  deferredMillis: exact(NonNegativeNumber),
   slowMillis: exact(NonNegativeNumber),
   latencyMillis: exact(NonNegativeNumber),
   outages: exact(Schema.Array(OutageSchema)),
@@ -187,9 +204,6 @@ const decode = Schema.decodeUnknownEither(ScenarioSchema, { errors: "all", onExc
  *
  * const scenario = FakeGrok.decodeScenario(JSON.parse('{"requestsPerSecond": 20, "burst": 5}'))
  * ```
- *
- * @since 0.1.0
- * @category decoding
  */
 export const decodeScenario = (input: unknown): Either.Either<Scenario, string> =>
   Either.mapLeft(
@@ -199,9 +213,6 @@ export const decodeScenario = (input: unknown): Either.Either<Scenario, string> 
 
 /**
  * A scenario with every default filled in, as the server uses it.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Resolved {
   readonly apiKey: string
@@ -214,6 +225,11 @@ export interface Resolved {
   readonly limitInBody: boolean
   readonly faultRate: number
   readonly faults: ReadonlyArray<FaultKind>
+  readonly streamFaultRate: number
+  readonly streamFaults: ReadonlyArray<StreamFaultKind>
+  readonly streamFaultAfter: number
+  readonly chunkMillis: number
+  readonly deferredMillis: number
   readonly slowMillis: number
   readonly latencyMillis: number
   readonly outages: ReadonlyArray<Outage>
@@ -225,17 +241,11 @@ export interface Resolved {
 
 /**
  * The default API key the fake server accepts.
- *
- * @since 0.1.0
- * @category constants
  */
 export const defaultApiKey = "test-key"
 
 /**
  * Fills in the documented defaults.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const resolve = (scenario: Scenario = {}): Resolved => ({
   apiKey: scenario.apiKey ?? defaultApiKey,
@@ -249,6 +259,11 @@ export const resolve = (scenario: Scenario = {}): Resolved => ({
   faultRate: scenario.faultRate ?? 0,
   faults:
     scenario.faults && scenario.faults.length > 0 ? scenario.faults : faultKinds.filter((kind) => kind !== "slow"),
+  streamFaultRate: scenario.streamFaultRate ?? 0,
+  streamFaults: scenario.streamFaults && scenario.streamFaults.length > 0 ? scenario.streamFaults : streamFaultKinds,
+  streamFaultAfter: scenario.streamFaultAfter ?? 2,
+  chunkMillis: scenario.chunkMillis ?? 0,
+  deferredMillis: scenario.deferredMillis ?? 1000,
   slowMillis: scenario.slowMillis ?? 2000,
   latencyMillis: scenario.latencyMillis ?? 0,
   outages: scenario.outages ?? [],
@@ -260,9 +275,6 @@ export const resolve = (scenario: Scenario = {}): Resolved => ({
 
 /**
  * A small deterministic PRNG (mulberry32): the same seed draws the same faults.
- *
- * @since 0.1.0
- * @category constructors
  */
 export const prng = (seed: number): (() => number) => {
   let state = seed >>> 0
