@@ -37,7 +37,7 @@ const runOnce = async (lines: number, dir: string) => {
     process.execPath,
     [
       ...(process.env.HEAP_MB ? [`--max-old-space-size=${process.env.HEAP_MB}`] : []),
-      ...["--import", "tsx", "src/cli/bin.ts", "batch", input, "--output", output, "--base-url", server.url],
+      ...["--import", "tsx", "cli/src/bin.ts", "batch", input, "--output", output, "--base-url", server.url],
       ...["--rpm", "6000000", "--concurrency", "64", "--quiet"]
     ],
     {

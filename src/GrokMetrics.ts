@@ -374,3 +374,21 @@ export {
    */
   recordLimiterState
 } from "./internal/limiterMetrics.js"
+
+export {
+  /**
+   * `grok_stream_tokens_per_second{model}`: completion tokens over the time from the first item of a stream to its
+   * end.
+   *
+   * @since 0.2.0
+   * @category metrics
+   */
+  streamTokensPerSecond,
+  /**
+   * `grok_time_to_first_token_seconds{model}`: from sending a streamed request to its first chunk or event.
+   *
+   * @since 0.2.0
+   * @category metrics
+   */
+  timeToFirstToken
+} from "./internal/streamMetrics.js"

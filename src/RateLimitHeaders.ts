@@ -269,7 +269,7 @@ const draftWindow = (headers: HeaderInput): LimitWindow | undefined =>
  *
  * @example
  * ```ts
- * import * as RateLimitHeaders from "grok-resilience/RateLimitHeaders"
+ * import { RateLimitHeaders } from "grok-resilience"
  *
  * RateLimitHeaders.parse({ "retry-after": "2", "x-ratelimit-remaining-tokens": "0" }, Date.now())
  * // { retryAfterMillis: 2000, tokens: { remaining: 0 } }

@@ -1,6 +1,6 @@
 /**
- * The shared budget behind a `RateLimiter`: the interface a store implements (memory now, Redis next), and its
- * error.
+ * The shared budget behind a `RateLimiter`: the interface a store implements (`MemoryStore` in process,
+ * `RedisStore` across machines), and its error.
  *
  * A store decides one thing: whether the budget of a key lets one more request (and its token estimate) go now.
  * Queueing, priorities, concurrency and deadlines stay in each process; only the budget and the cooldown are

@@ -23,7 +23,7 @@ export const estimateTokens = (request: Responses.ResponseRequest): number =>
   (request.max_output_tokens ?? DEFAULT_OUTPUT_ESTIMATE)
 
 /** The usage of a response in chat's terms, so that the limiter and the metrics settle it the same way. */
-export const chatUsageOf = (usage: Responses.ResponseUsage | null | undefined): GrokApi.Usage | undefined => {
+const chatUsageOf = (usage: Responses.ResponseUsage | null | undefined): GrokApi.Usage | undefined => {
   if (usage === null || usage === undefined) return undefined
   const summary = Responses.responseUsageSummary(usage)
   return {
@@ -89,7 +89,7 @@ const Deleted = Schema.Struct(
 )
 
 /** What deleting a stored response answers. */
-export type Deleted = typeof Deleted.Type
+type Deleted = typeof Deleted.Type
 
 export const remove = (baseUrl: string, id: string): Endpoint<Deleted> => ({
   kind: "responses.delete",

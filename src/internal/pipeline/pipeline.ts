@@ -53,14 +53,14 @@ export interface Success<A> {
 }
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => {
+const withAttempts = <E extends GrokError>(error: E, attempts: number): E => {
   // A copy, since the error may be shared; `stack` is not enumerable and must be carried over by hand.
   const copy: E = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
   Object.defineProperty(copy, "stack", { value: error.stack, enumerable: false, writable: true, configurable: true })
   return copy
 }
 
-export const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
+const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
 
 /** Calls the limiter does not admit still report to something. */

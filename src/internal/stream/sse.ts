@@ -27,109 +27,109 @@ const CR = 0x0d
 const COLON = 0x3a
 const BOM = "\uFEFF"
 
-export const makeSseParser = (maxEventBytes: number): SseParser => {
-  const decoder = new TextDecoder()
-  let partial: Array<Uint8Array> = []
-  let partialBytes = 0
-  let afterCR = false
-  let firstLine = true
-  let eventName: string | undefined
-  let data: Array<string> = []
-  let dataBytes = 0
-  let lastId: string | undefined
-  let out: Array<SseEvent> = []
+class ByteParser implements SseParser {
+  private readonly decoder = new TextDecoder()
+  private partial: Array<Uint8Array> = []
+  private partialBytes = 0
+  private afterCR = false
+  private firstLine = true
+  private eventName: string | undefined
+  private data: Array<string> = []
+  private dataBytes = 0
+  private lastId: string | undefined
+  private out: Array<SseEvent> = []
+  /** The chunk whose next CR is remembered: CR is rare, so a chunk without one is scanned for it once. */
+  private crChunk: Uint8Array | undefined
+  private nextCR = -1
 
-  const dispatch = () => {
+  constructor(private readonly maxEventBytes: number) {}
+
+  private dispatch() {
     // A named event without data is kept (an `event: error` with no data still means an error); the standard
     // drops it, which only matters for names we ignore anyway.
-    if (data.length > 0 || eventName !== undefined) {
-      out.push({ event: eventName ?? "message", data: data.join("\n"), id: lastId })
+    if (this.data.length > 0 || this.eventName !== undefined) {
+      this.out.push({ event: this.eventName ?? "message", data: this.data.join("\n"), id: this.lastId })
     }
-    eventName = undefined
-    data = []
-    dataBytes = 0
+    this.eventName = undefined
+    this.data = []
+    this.dataBytes = 0
   }
 
-  const field = (line: string, size: number) => {
+  private field(line: string, size: number) {
     const colon = line.indexOf(":")
     const name = colon < 0 ? line : line.slice(0, colon)
     const raw = colon < 0 ? "" : line.slice(colon + 1)
     const value = raw.startsWith(" ") ? raw.slice(1) : raw
     if (name === "data") {
-      data.push(value)
-      dataBytes += size + 1
+      this.data.push(value)
+      this.dataBytes += size + 1
     } else if (name === "event") {
-      eventName = value
+      this.eventName = value
     } else if (name === "id" && !value.includes("\u0000")) {
-      lastId = value
+      this.lastId = value
     }
   }
 
-  const line = (bytes: Uint8Array) => {
-    let text = decoder.decode(bytes)
-    if (firstLine) {
-      firstLine = false
+  private line(bytes: Uint8Array) {
+    let text = this.decoder.decode(bytes)
+    if (this.firstLine) {
+      this.firstLine = false
       if (text.startsWith(BOM)) text = text.slice(BOM.length)
     }
-    if (text.length === 0) dispatch()
-    else if (text.charCodeAt(0) !== COLON) field(text, bytes.length)
+    if (text.length === 0) this.dispatch()
+    else if (text.charCodeAt(0) !== COLON) this.field(text, bytes.length)
   }
 
-  const wholeLine = (segment: Uint8Array) => {
-    if (partialBytes === 0) return line(segment)
-    const joined = new Uint8Array(partialBytes + segment.length)
+  private wholeLine(segment: Uint8Array) {
+    if (this.partialBytes === 0) return this.line(segment)
+    const joined = new Uint8Array(this.partialBytes + segment.length)
     let offset = 0
-    for (const piece of partial) {
+    for (const piece of this.partial) {
       joined.set(piece, offset)
       offset += piece.length
     }
     joined.set(segment, offset)
-    partial = []
-    partialBytes = 0
-    line(joined)
+    this.partial = []
+    this.partialBytes = 0
+    this.line(joined)
   }
 
-  /**
-   * The next CR or LF at or after `from` in `bytes`, or -1, by native `indexOf`. The CR search is remembered for
-   * the chunk, since CR is rare: a chunk without one is scanned for it once, not once per line.
-   */
-  let crChunk: Uint8Array | undefined
-  let nextCR = -1
-  const lineEnd = (bytes: Uint8Array, from: number) => {
-    if (crChunk !== bytes || (nextCR >= 0 && nextCR < from)) {
-      crChunk = bytes
-      nextCR = bytes.indexOf(CR, from)
+  /** The next CR or LF at or after `from` in `bytes`, or -1, by native `indexOf`. */
+  private lineEnd(bytes: Uint8Array, from: number) {
+    if (this.crChunk !== bytes || (this.nextCR >= 0 && this.nextCR < from)) {
+      this.crChunk = bytes
+      this.nextCR = bytes.indexOf(CR, from)
     }
     const lf = bytes.indexOf(LF, from)
-    return lf < 0 ? nextCR : nextCR < 0 ? lf : Math.min(lf, nextCR)
+    return lf < 0 ? this.nextCR : this.nextCR < 0 ? lf : Math.min(lf, this.nextCR)
   }
 
-  const feed = (bytes: Uint8Array): Either.Either<ReadonlyArray<SseEvent>, number> => {
+  feed(bytes: Uint8Array): Either.Either<ReadonlyArray<SseEvent>, number> {
     let start = 0
-    crChunk = undefined
-    if (afterCR && bytes.length > 0) {
-      afterCR = false
+    this.crChunk = undefined
+    if (this.afterCR && bytes.length > 0) {
+      this.afterCR = false
       if (bytes[0] === LF) start = 1
     }
-    for (let end = lineEnd(bytes, start); end >= 0; end = lineEnd(bytes, start)) {
-      wholeLine(bytes.subarray(start, end))
+    for (let end = this.lineEnd(bytes, start); end >= 0; end = this.lineEnd(bytes, start)) {
+      this.wholeLine(bytes.subarray(start, end))
       start = end + 1
       if (bytes[end] === CR) {
-        if (start === bytes.length) afterCR = true
+        if (start === bytes.length) this.afterCR = true
         else if (bytes[start] === LF) start += 1
       }
-      if (dataBytes > maxEventBytes) return Either.left(maxEventBytes)
+      if (this.dataBytes > this.maxEventBytes) return Either.left(this.maxEventBytes)
     }
     if (start < bytes.length) {
       // A copy, so the pending tail does not pin the whole chunk it came in.
-      partial.push(bytes.slice(start))
-      partialBytes += bytes.length - start
+      this.partial.push(bytes.slice(start))
+      this.partialBytes += bytes.length - start
     }
-    if (partialBytes + dataBytes > maxEventBytes) return Either.left(maxEventBytes)
-    const events = out
-    out = []
+    if (this.partialBytes + this.dataBytes > this.maxEventBytes) return Either.left(this.maxEventBytes)
+    const events = this.out
+    this.out = []
     return Either.right(events)
   }
-
-  return { feed }
 }
+
+export const makeSseParser = (maxEventBytes: number): SseParser => new ByteParser(maxEventBytes)

@@ -4,7 +4,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
-import * as FakeGrok from "../../src/testing/FakeGrok.js"
+import { FakeGrok } from "grok-resilience/testing"
 import {
   cliCommand,
   disposeCli,

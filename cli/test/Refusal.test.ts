@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { RefusalWatch } from "../../src/cli/refusal.js"
+import { RefusalWatch } from "../src/refusal.js"
 
 describe("RefusalWatch", () => {
   it("stops once no call has succeeded for the whole period and the server answered 429", () => {

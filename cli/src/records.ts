@@ -3,10 +3,8 @@
  *
  * @since 0.1.0
  */
-import type * as GrokApi from "../GrokApi.js"
-import * as GrokClient from "../GrokClient.js"
-import type * as GrokError from "../GrokError.js"
-import { scrub } from "../Redaction.js"
+import type { GrokApi, GrokError } from "grok-resilience"
+import { GrokClient, Redaction } from "grok-resilience"
 import * as JsonText from "./jsonText.js"
 
 /**
@@ -190,7 +188,7 @@ export const defect = (id: Id, cause: unknown, attempts: number, secrets: Readon
     ok: false,
     error: {
       _tag: "Transient",
-      message: scrub(`Failed inside the client: ${what}`, secrets).slice(0, 300),
+      message: Redaction.scrub(`Failed inside the client: ${what}`, secrets).slice(0, 300),
       reason: "Defect"
     },
     attempts

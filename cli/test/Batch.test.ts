@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as FakeGrok from "../../src/testing/FakeGrok.js"
+import { FakeGrok } from "grok-resilience/testing"
 import {
   cliCommand,
   disposeCli,
@@ -279,34 +279,41 @@ describe("grok-resilience batch", () => {
     expect(summary.ok + Object.values<number>(summary.failed).reduce((a, b) => a + b, 0)).toBe(50)
   })
 
-  it("stops on Ctrl-C with exit code 130, keeps every result received and says how to resume", async () => {
-    const server = await serve({ latencyMillis: 200 })
-    const { input, output } = files("sigint")
-    writeInput(input, prompts(60))
-    const run = await startCli([
-      "batch",
-      input,
-      "--output",
-      output,
-      ...against(server),
-      "--rpm",
-      "60000",
-      "--concurrency",
-      "4",
-      "--json-summary"
-    ])
-    await waitForLines(output, 5)
-    run.child.kill("SIGINT")
-    const result = await run.done
-    expect(result.code).toBe(130)
-    expect(result.stderr).toContain("run the same command again to resume")
-    const results = readResults(output)
-    const summary = jsonSummary(result.stdout)
-    expect(summary.outcome).toBe("interrupted")
-    expect(summary.calls).toBe(results.length)
-    expect(summary.remaining).toBe(60 - results.length)
-    expect(Fs.existsSync(`${output}.lock`)).toBe(false)
-  })
+  // SIGINT is Ctrl-C; SIGTERM is what a service manager or `docker stop` sends to the plain-node bin itself.
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143]
+  ] as const)(
+    "stops on %s with exit code %i, keeps every result received and says how to resume",
+    async (signal, code) => {
+      const server = await serve({ latencyMillis: 200 })
+      const { input, output } = files(signal)
+      writeInput(input, prompts(60))
+      const run = await startCli([
+        "batch",
+        input,
+        "--output",
+        output,
+        ...against(server),
+        "--rpm",
+        "60000",
+        "--concurrency",
+        "4",
+        "--json-summary"
+      ])
+      await waitForLines(output, 5)
+      run.child.kill(signal)
+      const result = await run.done
+      expect(result.code).toBe(code)
+      expect(result.stderr).toContain("run the same command again to resume")
+      const results = readResults(output)
+      const summary = jsonSummary(result.stdout)
+      expect(summary.outcome).toBe("interrupted")
+      expect(summary.calls).toBe(results.length)
+      expect(summary.remaining).toBe(60 - results.length)
+      expect(Fs.existsSync(`${output}.lock`)).toBe(false)
+    }
+  )
 
   it("falls back to the embedded fake server, with a notice, when no key is given", async () => {
     const { input, output } = files("no-key")

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { resolveTarget } from "../../src/cli/paths.js"
+import { resolveTarget } from "../src/paths.js"
 import { tempDir } from "./support.js"
 
 const dir = tempDir()

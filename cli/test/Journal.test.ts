@@ -5,8 +5,8 @@ import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Journal from "../../src/cli/journal.js"
-import * as Records from "../../src/cli/records.js"
+import * as Journal from "../src/journal.js"
+import * as Records from "../src/records.js"
 import { tempDir } from "./support.js"
 
 const dir = tempDir()

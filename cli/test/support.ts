@@ -1,6 +1,7 @@
 /**
- * Harness of the CLI process tests: the CLI compiled once per test file (esbuild, a bundle of our sources only;
- * `node --import tsx` when esbuild is missing), spawned as a real process, and helpers to read its results file.
+ * Harness of the CLI process tests: the CLI compiled once per test file (esbuild, a bundle of the CLI's and the
+ * library's sources, which the tsconfig paths map `grok-resilience` to; `node --import tsx` when esbuild is
+ * missing), spawned as a real process, and helpers to read its results file.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
@@ -8,12 +9,13 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
+/** The repository root (the working directory of the CLI processes). */
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 let built: Promise<ReadonlyArray<string>> | undefined
 let bundle: string | undefined
 
-/** The node arguments that start the CLI: a bundle of `src/cli/bin.ts`, loading packages from node_modules. */
+/** The node arguments that start the CLI: a bundle of `cli/src/bin.ts`, loading packages from node_modules. */
 export const cliCommand = (): Promise<ReadonlyArray<string>> => {
   built ??= (async () => {
     try {
@@ -22,7 +24,7 @@ export const cliCommand = (): Promise<ReadonlyArray<string>> => {
       Fs.mkdirSync(dir, { recursive: true })
       const outfile = Path.join(dir, `cli-${process.pid}-${Date.now()}.mjs`)
       await esbuild.build({
-        entryPoints: [Path.join(root, "src/cli/bin.ts")],
+        entryPoints: [Path.join(root, "cli/src/bin.ts")],
         bundle: true,
         platform: "node",
         format: "esm",
@@ -34,7 +36,7 @@ export const cliCommand = (): Promise<ReadonlyArray<string>> => {
       bundle = outfile
       return [outfile]
     } catch {
-      return ["--import", "tsx", Path.join(root, "src/cli/bin.ts")]
+      return ["--import", "tsx", Path.join(root, "cli/src/bin.ts")]
     }
   })()
   return built
@@ -68,12 +70,13 @@ export interface Running {
 }
 
 /**
- * The node arguments that run the CLI from its sources in one process, with tsx as a loader: what `npm run cli`
- * should exec. (The `tsx` command itself is a wrapper process; it does not reliably relay SIGTERM to its child.)
+ * The node arguments that run the CLI from its sources in one process, with tsx as a loader. (The `tsx` command
+ * itself is a wrapper process; it does not reliably relay SIGTERM to its child.)
  */
-export const tsxLoaderCommand: ReadonlyArray<string> = ["--import", "tsx", Path.join(root, "src/cli/bin.ts")]
+export const tsxLoaderCommand: ReadonlyArray<string> = ["--import", "tsx", Path.join(root, "cli/src/bin.ts")]
 
 export interface StartOptions {
+  /** A variable set to `undefined` here is unset. */
   readonly env?: NodeJS.ProcessEnv
   readonly timeoutMillis?: number
   /** Node arguments before the CLI's own; default `cliCommand()`. */
@@ -83,9 +86,11 @@ export interface StartOptions {
 /** Starts the CLI with these arguments (after `grok-resilience`). */
 export const startCli = async (args: ReadonlyArray<string>, options: StartOptions = {}): Promise<Running> => {
   const command = options.command ?? (await cliCommand())
+  const env = { ...cleanEnv(), ...options.env }
+  for (const name of Object.keys(env)) if (env[name] === undefined) delete env[name]
   const child = spawn(process.execPath, [...command, ...args], {
     cwd: root,
-    env: { ...cleanEnv(), ...options.env },
+    env,
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""

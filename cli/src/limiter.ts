@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as RateLimiter from "../RateLimiter.js"
+import { RateLimiter } from "grok-resilience"
 import { describe, UsageError } from "./errors.js"
 
 /**
@@ -41,13 +41,13 @@ export const redisLimiter = (
 ): Layer.Layer<RateLimiter.RateLimiter, UsageError> =>
   Layer.unwrapEffect(
     Effect.tryPromise({
-      try: () => import("../redis/RedisStore.js"),
+      try: () => import("grok-resilience/redis"),
       catch: (error) =>
         new UsageError({
           message: `--redis needs the optional dependency ioredis (npm install ioredis): ${describe(error)}`
         })
     }).pipe(
-      Effect.map((RedisStore) =>
+      Effect.map(({ RedisStore }) =>
         Layer.mapError(
           RedisStore.layerRateLimiter(limits, { url }),
           (error) => new UsageError({ message: error.message })

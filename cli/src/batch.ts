@@ -16,8 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as GrokClient from "../GrokClient.js"
-import * as RetryPolicy from "../RetryPolicy.js"
+import { GrokClient, RetryPolicy } from "grok-resilience"
 import * as Calls from "./calls.js"
 import * as Control from "./control.js"
 import * as Endpoint from "./endpoint.js"
@@ -32,6 +31,7 @@ import * as Paths from "./paths.js"
 import * as Progress from "./progress.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
+import { takesEscapes } from "./terminal.js"
 
 /**
  * Where the runner writes: progress, notices and the human summary go to stderr, the JSON summary to stdout.
@@ -42,7 +42,8 @@ import { type Outcome, Tally } from "./tally.js"
 export interface Io {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
-  readonly stderrIsTTY: boolean
+  /** stderr is a terminal that takes escapes (and NO_COLOR is unset): progress is redrawn in place. */
+  readonly stderrTakesEscapes: boolean
 }
 
 /**
@@ -54,7 +55,7 @@ export interface Io {
 export const processIo: Io = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
-  stderrIsTTY: process.stderr.isTTY === true
+  stderrTakesEscapes: takesEscapes(process.stderr)
 }
 
 /** The fetch HttpClient, instrumented for the run (attempts, 429s, the refusal rule, stopping). */
@@ -154,7 +155,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           grace: config.grace,
           giveUpAfter: config.giveUpAfter,
           secrets: [Redacted.value(endpoint.apiKey)],
-          notice: (text) => (config.quiet ? undefined : io.stderr(`${io.stderrIsTTY ? "\r\x1b[2K" : ""}${text}\n`))
+          notice: (text) => (config.quiet ? undefined : io.stderr(`${io.stderrTakesEscapes ? "\r\x1b[2K" : ""}${text}\n`))
         },
         yield* Clock.currentTimeMillis
       )
@@ -177,7 +178,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       }
       const processAll = Effect.scoped(
         Effect.gen(function* () {
-          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrIsTTY, write: io.stderr })
+          if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrTakesEscapes, write: io.stderr })
           yield* Control.watchRefusals(control)
           yield* Input.lines(config.input).pipe(
             Stream.map(parse),

@@ -94,7 +94,9 @@ const positiveInteger = (name: string) =>
  * @category options
  */
 export const input = Args.text({ name: "input.jsonl" }).pipe(
-  Args.withDescription('JSON lines, one call each: {"id": "...", "prompt": "..."} or {"id": "...", "messages": [...]}')
+  Args.withDescription(
+    'Prompts, one JSON object a line: {"id": "...", "prompt": "..."} or {"id": "...", "messages": [...]} (required)'
+  )
 )
 
 /**
@@ -107,7 +109,7 @@ export const batchOptions = {
   output: Options.text("output").pipe(
     Options.withAlias("o"),
     Options.withPseudoName("FILE"),
-    Options.withDescription("Results file (JSON lines), appended to; an existing file is resumed")
+    Options.withDescription("Results file (JSON lines), appended to; an existing file is resumed (required)")
   ),
   baseUrl: Options.text("base-url").pipe(
     Options.withPseudoName("URL"),
@@ -120,12 +122,12 @@ export const batchOptions = {
     Options.withDescription("xAI API key (default: XAI_API_KEY; with neither, the embedded fake server is used)")
   ),
   fake: Options.boolean("fake").pipe(
-    Options.withDescription("Use the embedded fake Grok server instead of the real API (no key needed)")
+    Options.withDescription("Use the embedded fake Grok server instead of the real API, no key needed (default off)")
   ),
   fakeScenario: Options.text("fake-scenario").pipe(
     Options.withPseudoName("JSON|FILE"),
     Options.optional,
-    Options.withDescription("Fake server scenario, inline JSON or a JSON file (implies --fake)")
+    Options.withDescription("Fake server scenario, inline JSON or a JSON file; implies --fake (default: none)")
   ),
   model: Options.text("model").pipe(
     Options.withPseudoName("NAME"),
@@ -167,7 +169,9 @@ export const batchOptions = {
   redis: Options.text("redis").pipe(
     Options.withPseudoName("URL"),
     Options.optional,
-    Options.withDescription("Redis URL: share one quota with every worker using the same Redis and --limiter-key")
+    Options.withDescription(
+      "Redis URL: share one quota with every worker using the same Redis and --limiter-key (default: none, in memory)"
+    )
   ),
   limiterKey: Options.text("limiter-key").pipe(
     Options.withPseudoName("KEY"),
@@ -175,19 +179,21 @@ export const batchOptions = {
     Options.withDescription(`Name of the shared quota (default ${defaults.limiterKey})`)
   ),
   jsonSummary: Options.boolean("json-summary").pipe(
-    Options.withDescription("Print the summary as one line of JSON on stdout")
+    Options.withDescription("Print the summary as one line of JSON on stdout (default off)")
   ),
   retryFailed: Options.boolean("retry-failed").pipe(
-    Options.withDescription("Send again the ids whose line in the results file is a failed call")
+    Options.withDescription("Send again the ids whose line in the results file is a failed call (default off)")
   ),
-  fresh: Options.boolean("fresh").pipe(Options.withDescription("Discard the results file and start over")),
+  fresh: Options.boolean("fresh").pipe(
+    Options.withDescription("Discard the results file and start over (default off)")
+  ),
   quiet: Options.boolean("quiet").pipe(
     Options.withAlias("q"),
-    Options.withDescription("No progress display and no human summary")
+    Options.withDescription("No progress display and no human summary (default off)")
   ),
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
-    Options.withDescription("Log retries and limiter decisions on stderr")
+    Options.withDescription("Log retries and limiter decisions on stderr (default off)")
   )
 }
 

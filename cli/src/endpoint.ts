@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
-import * as FakeGrok from "../testing/FakeGrok.js"
+import { FakeGrok } from "grok-resilience/testing"
 import { describe, UsageError } from "./errors.js"
 
 /**

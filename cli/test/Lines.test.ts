@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { isUtf8 } from "node:buffer"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { linesOf } from "../../src/cli/lines.js"
-import * as Utf8 from "../../src/cli/utf8.js"
+import { linesOf } from "../src/lines.js"
+import * as Utf8 from "../src/utf8.js"
 import { tempDir } from "./support.js"
 
 const dir = tempDir()

@@ -6,7 +6,7 @@ import * as TestClock from "effect/TestClock"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Lock from "../../src/cli/lock.js"
+import * as Lock from "../src/lock.js"
 import { tempDir } from "./support.js"
 
 const dir = tempDir()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as JsonText from "../../src/cli/jsonText.js"
-import * as Records from "../../src/cli/records.js"
+import * as JsonText from "../src/jsonText.js"
+import * as Records from "../src/records.js"
 
 const outline = (text: string) => JsonText.outline(text, JsonText.MAX_DEPTH)
 

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import * as GrokApi from "../GrokApi.js"
+import { GrokApi } from "grok-resilience"
 import * as Records from "./records.js"
 
 /**

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as FakeGrok from "../../src/testing/FakeGrok.js"
-import { acquireServer } from "../redis/server.js"
-import { describeRedis, freshPrefix } from "../redis/support.js"
+import { FakeGrok } from "grok-resilience/testing"
+import { acquireServer } from "../../test/redis/server.js"
+import { describeRedis, freshPrefix } from "../../test/redis/support.js"
 import {
   cliCommand,
   disposeCli,

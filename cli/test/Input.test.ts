@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Input from "../../src/cli/input.js"
-import * as Logging from "../../src/cli/logging.js"
-import * as Progress from "../../src/cli/progress.js"
-import * as Records from "../../src/cli/records.js"
-import { parseDuration } from "../../src/cli/options.js"
-import { Tally } from "../../src/cli/tally.js"
+import * as Input from "../src/input.js"
+import * as Logging from "../src/logging.js"
+import * as Progress from "../src/progress.js"
+import * as Records from "../src/records.js"
+import { parseDuration } from "../src/options.js"
+import { Tally } from "../src/tally.js"
 import * as Duration from "effect/Duration"
 
 const line = (number: number, value: unknown) => ({
