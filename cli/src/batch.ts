@@ -155,7 +155,8 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
           grace: config.grace,
           giveUpAfter: config.giveUpAfter,
           secrets: [Redacted.value(endpoint.apiKey)],
-          notice: (text) => (config.quiet ? undefined : io.stderr(`${io.stderrTakesEscapes ? "\r\x1b[2K" : ""}${text}\n`))
+          notice: (text) =>
+            config.quiet ? undefined : io.stderr(`${io.stderrTakesEscapes ? "\r\x1b[2K" : ""}${text}\n`)
         },
         yield* Clock.currentTimeMillis
       )
