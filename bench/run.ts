@@ -9,6 +9,10 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --no-stream          skip the stream scenario (bench/stream/)
+ *
+ * `npm run bench -- stream` runs the stream scenario alone, without the Redis part; `--only` takes `stream` beside
+ * the other ids. The stream scenario runs once whatever `--repeat` says.
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -23,6 +27,7 @@ import type { Measurement, Row } from "./report.js"
 import { summary, table } from "./report.js"
 import type { Scenario } from "./scenarios.js"
 import { scenarios } from "./scenarios.js"
+import { runStreamBench } from "./stream/run.js"
 
 interface Args {
   readonly repeat: number
@@ -31,7 +36,11 @@ interface Args {
   readonly allBaselines: boolean
   readonly json: string | undefined
   readonly redis: boolean
+  readonly stream: boolean
 }
+
+/** The id of the stream scenario (bench/stream/), which has its own runner and table. */
+const STREAM = "stream"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const value = (flag: string) => {
@@ -44,8 +53,9 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
       .map((item) => item.trim())
   const repeat = Number(value("--repeat") ?? "1")
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1")
-  const only = list("--only")
-  const unknown = only?.filter((id) => !scenarios.some((s) => s.id === id)) ?? []
+  const streamAlone = argv[0] === STREAM
+  const only = streamAlone ? [STREAM] : list("--only")
+  const unknown = only?.filter((id) => id !== STREAM && !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
     repeat,
@@ -53,7 +63,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     contenders: list("--contenders"),
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
-    redis: !argv.includes("--no-redis")
+    redis: !streamAlone && !argv.includes("--no-redis"),
+    stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM))
   }
 }
 
@@ -156,7 +167,7 @@ const main = async () => {
       `127.0.0.1 in the same process, after one warm-up round per contender; grok-resilience runs ${args.repeat}× ` +
       "per scenario, the others once.\n"
   )
-  for (const entry of entries) await warmUp(entry)
+  if (chosen.length > 0) for (const entry of entries) await warmUp(entry)
   for (const scenario of chosen) {
     console.error(scenario.title)
     const rows: Array<Row> = []
@@ -179,18 +190,22 @@ const main = async () => {
     results.push({ scenario, rows })
     console.log(table(scenario, rows) + "\n")
   }
-  console.log(
-    summary(
-      results.map(({ scenario, rows }) => ({ scenario, grok: rows.find((r) => r.label === grokResilience.label) }))
+  if (chosen.length > 0) {
+    console.log(
+      summary(
+        results.map(({ scenario, rows }) => ({ scenario, grok: rows.find((r) => r.label === grokResilience.label) }))
+      )
     )
-  )
+  }
+  const streams = args.stream ? await runStreamBench() : []
   if (args.json !== undefined) {
     const dump = results.map(({ scenario, rows }) => ({
       scenario: scenario.id,
       idealSeconds: scenario.idealSeconds,
       rows
     }))
-    writeFileSync(args.json, JSON.stringify(dump, null, 2) + "\n")
+    const stream = streams.length > 0 ? [{ scenario: STREAM, rows: streams }] : []
+    writeFileSync(args.json, JSON.stringify([...dump, ...stream], null, 2) + "\n")
   }
   await redisPart(args.redis)
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)

@@ -393,3 +393,5 @@ export type { ResponseEventOf } from "./internal/api/responses.js"
 export { decodeResponse, decodeResponseEvent, decodeResponseRequest } from "./internal/api/responses.js"
 /** Narrowing of events by type, the text of a response, and its token counts. @since 0.2.0 @category accessors */
 export { isResponseEvent, responseText, responseUsageSummary } from "./internal/api/responses.js"
+/** Batch API and deferred wire format: schemas, types, decoders. @since 0.2.0 @category schemas */
+export * from "./internal/api/batches.js"

@@ -13,11 +13,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
-import * as Alerts from "./Alerts.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import * as Calls from "./internal/client/calls.js"
-import * as Pipeline from "./internal/pipeline/pipeline.js"
+import * as Deferred from "./internal/deferred/deferred.js"
+import type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
+import { baseUrlOf, makeClient } from "./internal/pipeline/client.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
@@ -150,7 +151,27 @@ export interface Service {
   ) => Stream.Stream<GrokApi.ChatCompletionChunk, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<GrokApi.ModelList, GrokError.GrokError>
   readonly responses: ResponsesService
+  /** Submits with `deferred: true`; collect the completion with `awaitDeferred` (xAI keeps it 24 h). @since 0.2.0 */
+  readonly submitDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: CallOptions
+  ) => Effect.Effect<DeferredSubmission, GrokError.GrokError>
+  /** Polls for a deferred completion; a 404 (unknown, expired, collected) is `Validation` `NotFound`. @since 0.2.0 */
+  readonly awaitDeferred: (
+    requestId: string,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
+  /** `submitDeferred`, then `awaitDeferred`. @since 0.2.0 */
+  readonly chatDeferred: (
+    request: GrokApi.ChatRequest,
+    options?: DeferredOptions
+  ) => Effect.Effect<DeferredResult, GrokError.GrokError>
 }
+
+/** Deferred completions: per-call options (polling `schedule`, `maxWait`), results. @since 0.2.0 @category models */
+export type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
+/** Default polls of deferred completions: 0.5 s ×1.5 up to 10 s, jittered. @since 0.2.0 @category constants */
+export { DEFAULT_SCHEDULE as deferredPolling } from "./internal/deferred/deferred.js"
 
 /**
  * @since 0.1.0
@@ -178,9 +199,6 @@ export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
 /** Streamed calls fail as stalled after this long without a byte (see `Options.idleTimeout`). */
 const DEFAULT_IDLE_TIMEOUT = "120 seconds"
 
-/** The default cap on the bytes of one answer, after decompression: 16 MiB. */
-const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-
 /**
  * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter` and `AlertMonitor`
  * are looked up on every call, in the call's context first and then in the context the client was built in, so a
@@ -191,26 +209,14 @@ const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
  */
 export const make = (options: Options) =>
   Effect.gen(function* () {
-    const client: Pipeline.Client = {
-      transport: {
-        http: yield* HttpClient.HttpClient,
-        apiKey: options.apiKey,
-        maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-        secrets: [Redacted.value(options.apiKey)]
-      },
-      defaults: {
-        retry: options.retry ?? RetryPolicy.standard,
-        attemptTimeout: options.attemptTimeout ?? "120 seconds",
-        deadline: options.deadline,
-        maxQueueWait: options.maxQueueWait
-      },
-      built: {
-        limiter: yield* Effect.serviceOption(RateLimiter.RateLimiter),
-        alerts: yield* Effect.serviceOption(Alerts.AlertMonitor)
-      }
-    }
-    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
-    return GrokClient.of(Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT))
+    const client = yield* makeClient(options)
+    const baseUrl = baseUrlOf(options)
+    return GrokClient.of({
+      ...Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
+      submitDeferred: (request, options) => Deferred.submit(client, baseUrl, request, options),
+      awaitDeferred: (requestId, options) => Deferred.awaitCompletion(client, baseUrl, requestId, options),
+      chatDeferred: (request, options) => Deferred.chat(client, baseUrl, request, options)
+    })
   })
 
 /**

@@ -10,6 +10,8 @@ export * as AdaptiveRate from "./AdaptiveRate.js"
 export * as Alerts from "./Alerts.js"
 /** @since 0.1.0 */
 export * as GrokApi from "./GrokApi.js"
+/** @since 0.2.0 */
+export * as GrokBatches from "./GrokBatches.js"
 /** @since 0.1.0 */
 export * as GrokClient from "./GrokClient.js"
 /** @since 0.1.0 */

@@ -29,6 +29,7 @@ import { countNonBlankLines } from "./lines.js"
 import { type BatchConfig, defaults } from "./options.js"
 import * as Paths from "./paths.js"
 import * as Progress from "./progress.js"
+import * as Send from "./send.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
 import { takesEscapes } from "./terminal.js"
@@ -64,7 +65,13 @@ const runHttp = (control: Control.Control, tally: Tally): Layer.Layer<HttpClient
     Layer.provide(FetchHttpClient.layer)
   )
 
-const environment = Config.all({
+/**
+ * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const environment = Config.all({
   apiKey: Config.option(Config.redacted("XAI_API_KEY")),
   baseUrl: Config.option(Config.string("XAI_BASE_URL"))
 })
@@ -164,12 +171,14 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         GrokClient.layer({
           apiKey: endpoint.apiKey,
           baseUrl: endpoint.baseUrl,
-          attemptTimeout: config.timeout
+          attemptTimeout: config.timeout,
+          idleTimeout: config.idleTimeout
         }).pipe(Layer.provide(runHttp(control, tally)), Layer.provide(Layer.succeedContext(limiter)))
       )
       const grok = Context.get(services, GrokClient.GrokClient)
-      const handle = Calls.handler(grok, journal, tally, control, yield* Effect.scope)
-      const parse = Input.parser({ model: config.model })
+      const send = Send.make(grok, { stream: config.stream })
+      const handle = Calls.handler(send, journal, tally, control, yield* Effect.scope)
+      const parse = Input.parser({ model: config.model, api: config.api })
       const pending = (item: Input.Item | undefined): item is Input.Item => {
         if (item === undefined) return false
         const seen = journal.finished(item.key)

@@ -19,12 +19,13 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { GrokClient, GrokError } from "grok-resilience"
+import type { GrokError } from "grok-resilience"
 import { CallState, type Control, currentCall, policyFor } from "./control.js"
 import type { UsageError } from "./errors.js"
 import type * as Input from "./input.js"
 import type * as Journal from "./journal.js"
 import * as Records from "./records.js"
+import type * as Send from "./send.js"
 import type { Tally } from "./tally.js"
 
 /** An error after which no other call can succeed: the key is refused or the credits are gone. */
@@ -33,19 +34,19 @@ const stopsTheRun = (error: GrokError.GrokError): boolean =>
 
 /** What the functions of one run share. */
 interface Run {
-  readonly grok: GrokClient.Service
+  readonly send: Send.Send
   readonly control: Control
   readonly scope: Scope.Scope
   readonly write: (record: Records.ResultLine) => Effect.Effect<void, UsageError>
 }
 
-type CallFiber = Fiber.RuntimeFiber<GrokClient.ChatResult, GrokError.GrokError>
+type CallFiber = Fiber.RuntimeFiber<Send.Answer, GrokError.GrokError>
 
 /** Writes the line a finished call earned; `onCut` when it ended interrupted (stopping, or given up). */
 const settle = (
   run: Run,
   item: Input.Call,
-  exit: Exit.Exit<GrokClient.ChatResult, GrokError.GrokError>,
+  exit: Exit.Exit<Send.Answer, GrokError.GrokError>,
   call: CallState,
   onCut: Effect.Effect<void, UsageError>
 ): Effect.Effect<void, UsageError> => {
@@ -82,7 +83,8 @@ const windDown = (
   )
 }
 
-const send = (run: Run, item: Input.Call, call: CallState): Effect.Effect<void, UsageError> =>
+/** Makes one call in the run's scope and writes its line (or leaves it for the resume). */
+const callOnce = (run: Run, item: Input.Call, call: CallState): Effect.Effect<void, UsageError> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const { control } = run
@@ -91,10 +93,7 @@ const send = (run: Run, item: Input.Call, call: CallState): Effect.Effect<void, 
         ...(item.priority !== undefined ? { priority: item.priority } : {})
       }
       // In the run's scope, not as our child: a child would be interrupted with us, losing its answer on its way.
-      const fiber = yield* Effect.forkIn(
-        restore(Effect.locally(run.grok.chat(item.request, options), currentCall, call)),
-        run.scope
-      )
+      const fiber = yield* Effect.forkIn(restore(Effect.locally(run.send(item, options), currentCall, call)), run.scope)
       const woke = yield* Effect.exit(
         restore(Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(control.refused), "refused" as const)))
       )
@@ -124,7 +123,7 @@ const send = (run: Run, item: Input.Call, call: CallState): Effect.Effect<void, 
  * @category constructors
  */
 export const handler = (
-  grok: GrokClient.Service,
+  send: Send.Send,
   journal: Journal.Journal,
   tally: Tally,
   control: Control,
@@ -135,13 +134,13 @@ export const handler = (
       journal.append(record),
       Effect.sync(() => tally.add(record))
     )
-  const run: Run = { grok, control, scope, write }
+  const run: Run = { send, control, scope, write }
   const track = (item: Input.Call) =>
     Effect.suspend(() => {
       const call = new CallState()
       control.active.add(call)
       return Effect.ensuring(
-        send(run, item, call),
+        callOnce(run, item, call),
         Effect.sync(() => control.active.delete(call))
       )
     })

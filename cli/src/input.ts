@@ -14,20 +14,47 @@ import { GrokApi } from "grok-resilience"
 import { describe, UsageError } from "./errors.js"
 import * as JsonText from "./jsonText.js"
 import { type Fault, type Line, linesOf } from "./lines.js"
+import type { Api } from "./options.js"
 import * as Records from "./records.js"
+import * as ResponseInput from "./responseInput.js"
 
 /**
- * One input line ready to send.
+ * One input line ready to send: a chat request, or with `--api responses` a Responses API request.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Call {
+export type Call = ChatCall | ResponsesCall
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface ChatCall extends CallLine {
+  readonly api: "chat"
+  readonly request: GrokApi.ChatRequest
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResponsesCall extends CallLine {
+  readonly api: "responses"
+  readonly request: GrokApi.ResponseRequest
+}
+
+/**
+ * What every call keeps of its line.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CallLine {
   readonly _tag: "Call"
   readonly line: number
   readonly id: Records.Id
   readonly key: string
-  readonly request: GrokApi.ChatRequest
   readonly priority: RateLimiter.Priority | undefined
 }
 
@@ -76,6 +103,11 @@ export const REQUEST_FIELDS: ReadonlyArray<string> = [
 
 const priorities: ReadonlySet<string> = new Set(["critical", "high", "normal", "low"])
 
+const isPriority = (value: unknown): value is RateLimiter.Priority | undefined =>
+  value === undefined || (typeof value === "string" && priorities.has(value))
+
+const BAD_PRIORITY = '"priority" must be one of "critical", "high", "normal", "low"'
+
 const MAX_MESSAGE = 300
 
 const shorten = (text: string): string => (text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text)
@@ -104,6 +136,65 @@ const describeFault = (line: Line, fault: Fault): string =>
       `${line.start + fault.offset} of the file); JSON text must be UTF-8`
     : `${fault.bytes} bytes long, over the limit of ${fault.limit} bytes per line; not read`
 
+const invalid = (line: number, id: Records.Id | null, message: string): Invalid => ({
+  _tag: "Invalid",
+  line,
+  key: id === null ? Records.lineKey(line) : Records.idKey(id),
+  record: Records.invalid(id, line, `Line ${line}: ${message}`)
+})
+
+/** A line of `--api responses`: its request read by `ResponseInput`, its priority checked as for chat. */
+const responsesCall = (
+  model: string,
+  line: number,
+  id: Records.Id,
+  key: string,
+  fields: Record<string, unknown>
+): Item => {
+  const decoded = ResponseInput.request(fields, model)
+  if (Either.isLeft(decoded)) {
+    const problem = decoded.left
+    return invalid(
+      line,
+      id,
+      typeof problem === "string" ? problem : shorten(`not a valid request: ${firstIssue(problem)}`)
+    )
+  }
+  const priority = fields.priority
+  if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
+  return { _tag: "Call", api: "responses", line, id, key, request: decoded.right, priority }
+}
+
+/** A line of `--api chat`: a prompt or messages, its fields copied into a chat request. */
+const chatCall = (model: string, line: number, id: Records.Id, key: string, fields: Record<string, unknown>): Item => {
+  const hasPrompt = fields.prompt !== undefined
+  const hasMessages = fields.messages !== undefined
+  if (hasPrompt === hasMessages) {
+    const hint = !hasPrompt && fields.input !== undefined ? ' ("input" needs --api responses)' : ""
+    return invalid(line, id, `give exactly one of "prompt" (a string) or "messages" (an array)${hint}`)
+  }
+  if (hasPrompt && (typeof fields.prompt !== "string" || fields.prompt.length === 0)) {
+    return invalid(line, id, '"prompt" must be a non-empty string')
+  }
+  const priority = fields.priority
+  if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
+
+  const request: Record<string, unknown> = { model }
+  for (const name of REQUEST_FIELDS) if (fields[name] !== undefined) request[name] = fields[name]
+  request.messages = hasPrompt ? [{ role: "user", content: fields.prompt }] : fields.messages
+  const decoded = GrokApi.decodeChatRequest(request)
+  if (Either.isLeft(decoded)) return invalid(line, id, shorten(`not a valid request: ${firstIssue(decoded.left)}`))
+  return {
+    _tag: "Call",
+    api: "chat",
+    line,
+    id,
+    key,
+    request: decoded.right,
+    priority
+  }
+}
+
 /**
  * A stateful parser for the lines of one run: it remembers the ids seen (and the line of each), so that a repeated
  * id becomes an error line without an id. Blank lines give `undefined`.
@@ -111,15 +202,8 @@ const describeFault = (line: Line, fault: Fault): string =>
  * @since 0.1.0
  * @category constructors
  */
-export const parser = (defaults: { readonly model: string }) => {
+export const parser = (defaults: { readonly model: string; readonly api?: Api }) => {
   const firstLine = new Map<string, number>()
-
-  const invalid = (line: number, id: Records.Id | null, message: string): Invalid => ({
-    _tag: "Invalid",
-    line,
-    key: id === null ? Records.lineKey(line) : Records.idKey(id),
-    record: Records.invalid(id, line, `Line ${line}: ${message}`)
-  })
 
   return (line: Line): Item | undefined => {
     if (line.fault !== undefined) return invalid(line.number, null, describeFault(line, line.fault))
@@ -147,34 +231,9 @@ export const parser = (defaults: { readonly model: string }) => {
       return invalid(line.number, null, `duplicate id ${shorten(id.json)} (first on line ${first})`)
     }
     firstLine.set(key, line.number)
-
-    const hasPrompt = fields.prompt !== undefined
-    const hasMessages = fields.messages !== undefined
-    if (hasPrompt === hasMessages) {
-      return invalid(line.number, id, 'give exactly one of "prompt" (a string) or "messages" (an array)')
-    }
-    if (hasPrompt && (typeof fields.prompt !== "string" || fields.prompt.length === 0)) {
-      return invalid(line.number, id, '"prompt" must be a non-empty string')
-    }
-    const priority = fields.priority
-    if (priority !== undefined && (typeof priority !== "string" || !priorities.has(priority))) {
-      return invalid(line.number, id, '"priority" must be one of "critical", "high", "normal", "low"')
-    }
-
-    const request: Record<string, unknown> = { model: defaults.model }
-    for (const name of REQUEST_FIELDS) if (fields[name] !== undefined) request[name] = fields[name]
-    request.messages = hasPrompt ? [{ role: "user", content: fields.prompt }] : fields.messages
-    const decoded = GrokApi.decodeChatRequest(request)
-    if (Either.isLeft(decoded))
-      return invalid(line.number, id, shorten(`not a valid request: ${firstIssue(decoded.left)}`))
-    return {
-      _tag: "Call",
-      line: line.number,
-      id,
-      key,
-      request: decoded.right,
-      priority: priority as RateLimiter.Priority | undefined
-    }
+    return defaults.api === "responses"
+      ? responsesCall(defaults.model, line.number, id, key, fields)
+      : chatCall(defaults.model, line.number, id, key, fields)
   }
 }
 

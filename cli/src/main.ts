@@ -11,6 +11,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Batch from "./batch.js"
+import * as BatchApi from "./batchApi.js"
 import { ExitCode } from "./errors.js"
 import * as Help from "./help.js"
 import * as Logging from "./logging.js"
@@ -25,7 +26,7 @@ const config = CliConfig.make({ showBuiltIns: false })
 
 const make = (setExitCode: (code: number) => void) => {
   const batch = Command.make("batch", { input, ...batchOptions }, (config) =>
-    Batch.run(config).pipe(
+    (config.via === "batch-api" ? BatchApi.run(config) : Batch.run(config)).pipe(
       Effect.catchTag("UsageError", (error) =>
         Effect.as(Console.error(`grok-resilience batch: ${error.message}`), ExitCode.usage)
       ),

@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import { type BatchApiConfig, batchApiOptions } from "./batchApiOptions.js"
 
 /**
  * Defaults of the batch options.
@@ -27,8 +28,18 @@ export const defaults = {
   timeout: "120s",
   grace: "5s",
   giveUpAfter: "10m",
+  idleTimeout: "120s",
+  api: "chat",
   limiterKey: "grok"
 } as const
+
+/**
+ * The APIs `--api` chooses between: chat completions, or the Responses API (`POST /v1/responses`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Api = "chat" | "responses"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -166,6 +177,21 @@ export const batchOptions = {
     defaults.giveUpAfter,
     "Stop calling when no call has succeeded for this long and the server answers 429; the rest get a line"
   ),
+  api: Options.choice("api", ["chat", "responses"] as const).pipe(
+    Options.withDefault(defaults.api),
+    Options.withDescription(
+      `chat (chat completions) or responses (the Responses API; lines may give "input" and "instructions") ` +
+        `(default ${defaults.api})`
+    )
+  ),
+  stream: Options.boolean("stream").pipe(
+    Options.withDescription("Stream every answer and collect it; a broken stream is retried whole (default off)")
+  ),
+  idleTimeout: durationOption(
+    "idle-timeout",
+    defaults.idleTimeout,
+    "With --stream: the longest silence of a stream before the attempt fails as stalled"
+  ),
   redis: Options.text("redis").pipe(
     Options.withPseudoName("URL"),
     Options.optional,
@@ -194,7 +220,8 @@ export const batchOptions = {
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
     Options.withDescription("Log retries and limiter decisions on stderr (default off)")
-  )
+  ),
+  ...batchApiOptions
 }
 
 /**
@@ -203,7 +230,7 @@ export const batchOptions = {
  * @since 0.1.0
  * @category models
  */
-export interface BatchConfig {
+export interface BatchConfig extends BatchApiConfig {
   readonly input: string
   readonly output: string
   readonly baseUrl: Option.Option<string>
@@ -219,6 +246,9 @@ export interface BatchConfig {
   readonly timeout: Duration.Duration
   readonly grace: Duration.Duration
   readonly giveUpAfter: Duration.Duration
+  readonly api: Api
+  readonly stream: boolean
+  readonly idleTimeout: Duration.Duration
   readonly redis: Option.Option<string>
   readonly limiterKey: string
   readonly jsonSummary: boolean

@@ -45,6 +45,15 @@ export const idFromJson = (json: string): Id | undefined => {
 }
 
 /**
+ * The id as text: a string id's characters, a number id's text as written (`7` → `7`, `"p0"` → `p0`); distinct ids
+ * give distinct texts, and `1` and `"1"` (one id) give the same.
+ *
+ * @since 0.2.0
+ * @category keys
+ */
+export const idText = (id: Id): string => id.key.slice(1)
+
+/**
  * The id of a string (tests, and ids made by the program).
  *
  * @since 0.2.0
@@ -132,7 +141,10 @@ export const lineKey = (line: number): string => `l${line}`
  * @since 0.1.0
  * @category constructors
  */
-export const ok = (id: Id, result: GrokClient.ChatResult): OkRecord => ({
+export const ok = (
+  id: Id,
+  result: Pick<GrokClient.ChatResult, "content" | "usage" | "attempts" | "requestId">
+): OkRecord => ({
   id,
   ok: true,
   content: result.content,

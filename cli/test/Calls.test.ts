@@ -16,6 +16,7 @@ import * as Calls from "../src/calls.js"
 import * as Control from "../src/control.js"
 import * as Input from "../src/input.js"
 import * as Journal from "../src/journal.js"
+import * as Send from "../src/send.js"
 import { Tally } from "../src/tally.js"
 import { readResults, tempDir } from "./support.js"
 
@@ -76,7 +77,7 @@ const setup = (
     const output = Path.join(dir, `calls-${n++}.jsonl`)
     const journal = yield* Journal.open(output, { fresh: true, retryFailed: false })
     const handle = Calls.handler(
-      Context.get(client, GrokClient.GrokClient),
+      Send.make(Context.get(client, GrokClient.GrokClient), { stream: false }),
       journal,
       tally,
       control,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { requestIdOf } from "../src/batchApiAdd.js"
 import * as JsonText from "../src/jsonText.js"
 import * as Records from "../src/records.js"
 
@@ -48,6 +49,15 @@ describe("Records ids", () => {
     expect(Records.idKey(Records.idFromJson('"1"')!)).toBe(Records.idKey(Records.idFromJson("1")!))
     expect(Records.idKey(Records.idFromJson('"x\\u0079"')!)).toBe(Records.idKey(Records.stringId("xy")))
     expect(Records.idFromJson('"x\\u0079"')?.json).toBe('"x\\u0079"')
+  })
+
+  it("gives each id a text of its own for the Batch API's request ids", () => {
+    const texts = ["12345678901234567890", "12345678901234567891", "-0", "0", "7"].map((json) =>
+      requestIdOf(Records.idFromJson(json)!)
+    )
+    expect(texts).toEqual(["12345678901234567890", "12345678901234567891", "-0", "0", "7"])
+    expect(requestIdOf(Records.idFromJson('"p\\u0030"')!)).toBe("p0")
+    expect(requestIdOf(Records.idFromJson('"7"')!)).toBe(requestIdOf(Records.idFromJson("7")!))
   })
 
   it("refuses empty strings and values that are not strings or numbers", () => {

@@ -74,6 +74,16 @@ export type {
 
 export type {
   /**
+   * How the fake's Batch API processes requests (the scenario's `batches`): timing, error rate, limits.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  BatchOptions
+} from "../internal/testing/BatchState.js"
+
+export type {
+  /**
    * One request the fake received, and what it answered.
    *
    * @since 0.1.0

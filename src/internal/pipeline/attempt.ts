@@ -100,6 +100,8 @@ const classified = <A>(
   const info = RateLimitHeaders.parse(answer.headers, nowMillis)
   const rawId = RateLimitHeaders.header(answer.headers, "x-request-id")
   const requestId = rawId === undefined ? undefined : scrub(rawId, secrets)
+  const accepted = endpoint.accept?.(answer) ?? Option.none()
+  if (Option.isSome(accepted)) return { status: answer.status, requestId, info, result: Either.right(accepted.value) }
   const result = Either.flatMap(GrokError.classify({ ...answer, nowMillis, info, secrets }), (json) =>
     Either.mapLeft(
       endpoint.decode(json),

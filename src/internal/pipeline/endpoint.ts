@@ -5,6 +5,7 @@
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Either from "effect/Either"
+import type * as Option from "effect/Option"
 import type * as GrokApi from "../../GrokApi.js"
 
 export interface Endpoint<A> {
@@ -19,6 +20,11 @@ export interface Endpoint<A> {
   /** The request without credentials: the attempt stage adds the key, so that a refreshed key is used. */
   readonly request: HttpClientRequest.HttpClientRequest
   readonly decode: (json: unknown) => Either.Either<A, unknown>
+  /**
+   * An answer this endpoint takes as a success before classification, which would refuse it: a 202 with an empty
+   * body (a deferred completion still pending), a 200 with none (requests added to a batch).
+   */
+  readonly accept?: (answer: { readonly status: number; readonly body: string }) => Option.Option<A>
   /** Usage to settle the token reservation and the metrics with. */
   readonly usage: (value: A) => GrokApi.Usage | undefined
 }

@@ -53,7 +53,7 @@ export interface Success<A> {
 }
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-const withAttempts = <E extends GrokError>(error: E, attempts: number): E => {
+export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => {
   // A copy, since the error may be shared; `stack` is not enumerable and must be carried over by hand.
   const copy: E = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
   Object.defineProperty(copy, "stack", { value: error.stack, enumerable: false, writable: true, configurable: true })

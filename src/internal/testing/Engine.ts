@@ -5,6 +5,8 @@
  */
 import type { Answer, ArrivalKind, Body } from "./Answer.js"
 import { json, jsonText, whole } from "./Answer.js"
+import * as Batches from "./Batches.js"
+import { isBatchPath } from "./Batches.js"
 import * as Chat from "./Chat.js"
 import type { Env } from "./Decide.js"
 import * as Decide from "./Decide.js"
@@ -24,6 +26,8 @@ export interface Incoming {
   readonly method: string
   /** The path without query, e.g. `/v1/chat/completions`. */
   readonly path: string
+  /** The query string (`?limit=10`), for the paged Batch API lists. */
+  readonly query?: string
   readonly authorization: string | undefined
   readonly body: string
   /** The body was over `MAX_BODY_BYTES` and was not kept (`body` is then empty). */
@@ -150,10 +154,13 @@ const route = (state: State, incoming: Incoming, env: Env): Answer => {
     (method === "POST" && (path === "/v1/chat/completions" || path === "/v1/responses")) ||
     (method === "GET" && path === "/v1/models") ||
     stored !== undefined ||
-    deferred !== undefined
+    deferred !== undefined ||
+    isBatchPath(path)
   if (!known) return json(404, "invalid", Errors.noSuchPath(method, path))
   const key = bearer(incoming.authorization)
   if (key !== state.scenario.apiKey) return json(400, "auth", Errors.wrongKey(key))
+  if (isBatchPath(path))
+    return Batches.route(state.batches, { ...incoming, query: incoming.query ?? "" }, env, state.random)
   if (path === "/v1/chat/completions") return generate(state, Chat.read, incoming, key, env)
   if (path === "/v1/responses") return generate(state, Responses.read, incoming, key, env)
   if (stored !== undefined) return storedResponse(state, method, stored)

@@ -128,7 +128,7 @@ const exchange = (
     const tooLarge = encoder.encode(text).length > Engine.MAX_BODY_BYTES
     const body = tooLarge ? "" : text
     const authorization = request.headers["authorization"]
-    const incoming = { method: request.method, path: url.pathname, authorization, body, tooLarge }
+    const incoming = { method: request.method, path: url.pathname, query: url.search, authorization, body, tooLarge }
     const reply = engine.handle(incoming, yield* clockEnv)
     if (reply.delayMillis > 0) yield* Effect.sleep(reply.delayMillis)
     if (reply.reset) {

@@ -5,6 +5,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { type BatchOptions, BatchOptionsSchema } from "./BatchState.js"
 
 /**
  * A fault the server can inject instead of a normal answer.
@@ -142,6 +143,8 @@ export interface Scenario {
   readonly reasoningTokens?: number
   /** Models served by `/v1/models`. Default `["grok-4", "grok-3-mini"]`. */
   readonly models?: ReadonlyArray<string>
+  /** How the Batch API processes requests: timing, error rate, limits. Defaults in `BatchOptions`. */
+  readonly batches?: BatchOptions
 }
 
 const exact = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
@@ -190,7 +193,8 @@ export const ScenarioSchema = Schema.Struct({
   script: exact(Schema.Array(ScriptStepSchema)),
   seed: exact(Schema.Int),
   reasoningTokens: exact(Schema.Int.pipe(Schema.nonNegative())),
-  models: exact(Schema.Array(Schema.String.pipe(Schema.nonEmptyString())).pipe(Schema.minItems(1)))
+  models: exact(Schema.Array(Schema.String.pipe(Schema.nonEmptyString())).pipe(Schema.minItems(1))),
+  batches: exact(BatchOptionsSchema)
 })
 
 const decode = Schema.decodeUnknownEither(ScenarioSchema, { errors: "all", onExcessProperty: "error" })
@@ -237,6 +241,7 @@ export interface Resolved {
   readonly seed: number
   readonly reasoningTokens: number
   readonly models: ReadonlyArray<string>
+  readonly batches: BatchOptions | undefined
 }
 
 /**
@@ -270,7 +275,8 @@ export const resolve = (scenario: Scenario = {}): Resolved => ({
   script: scenario.script ?? [],
   seed: scenario.seed ?? 1,
   reasoningTokens: scenario.reasoningTokens ?? 0,
-  models: scenario.models ?? ["grok-4", "grok-3-mini"]
+  models: scenario.models ?? ["grok-4", "grok-3-mini"],
+  batches: scenario.batches
 })
 
 /**

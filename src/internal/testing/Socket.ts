@@ -39,6 +39,12 @@ export const pathOf = (target: string): string => {
   return target.split(/[?#]/)[0] ?? target
 }
 
+/** The query string of a request target, `?` included; empty without one. */
+const queryOf = (target: string): string => {
+  const start = target.indexOf("?")
+  return start < 0 ? "" : target.slice(start).split("#")[0]!
+}
+
 interface Timers {
   readonly schedule: (delayMillis: number, run: () => void) => void
   readonly closing: () => boolean
@@ -113,6 +119,7 @@ export const listen = (engine: Engine.Engine): Promise<Listening> => {
         {
           method: req.method ?? "GET",
           path: pathOf(req.url ?? "/"),
+          query: queryOf(req.url ?? "/"),
           authorization: req.headers.authorization,
           body: bytes > Engine.MAX_BODY_BYTES ? "" : Buffer.concat(chunks).toString("utf8"),
           tooLarge: bytes > Engine.MAX_BODY_BYTES

@@ -3,6 +3,7 @@
  * position, the fault PRNG, the stored Responses and the pending deferred completions. A new scenario gets a fresh
  * one.
  */
+import * as Batches from "./Batches.js"
 import * as Quota from "./Quota.js"
 import type { Resolved } from "./Scenario.js"
 import { prng } from "./Scenario.js"
@@ -42,6 +43,8 @@ export interface State {
   readonly stored: Kept<{ readonly json: string }>
   /** Deferred completions by request id, until collected. */
   readonly deferred: Kept<Deferred>
+  /** The Batch API's batches and their requests. */
+  readonly batches: Batches.BatchesState
 }
 
 const kept = <A extends { readonly json: string }>(): Kept<A> => ({ entries: new Map(), characters: 0 })
@@ -63,7 +66,8 @@ export const initial = (scenario: Resolved, nowMillis: number): State => ({
   admitted: Quota.timeLog(Quota.WINDOW_MILLIS),
   random: prng(scenario.seed),
   stored: kept(),
-  deferred: kept()
+  deferred: kept(),
+  batches: Batches.makeState(scenario.batches, scenario.reasoningTokens)
 })
 
 /** Keeps an answer, evicting the oldest beyond `MAX_KEPT` entries or `MAX_KEPT_CHARACTERS`. */
