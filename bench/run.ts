@@ -9,10 +9,11 @@
  *   --all-baselines      run the openai SDK and the fetch loop in every scenario, not once per baseline group
  *   --json FILE          also write every measurement as JSON
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
+ *   --no-queue           skip the queue part (bench/queue.ts: the Redis work queue of `queue`, no Grok calls)
  *   --no-stream          skip the stream scenario (bench/stream/)
  *
- * `npm run bench -- stream` runs the stream scenario alone, without the Redis part; `--only` takes `stream` beside
- * the other ids. The stream scenario runs once whatever `--repeat` says.
+ * `npm run bench -- stream` runs the stream scenario alone, without the Redis and queue parts; `--only` takes
+ * `stream` beside the other ids. The stream scenario runs once whatever `--repeat` says.
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -36,6 +37,7 @@ interface Args {
   readonly allBaselines: boolean
   readonly json: string | undefined
   readonly redis: boolean
+  readonly queue: boolean
   readonly stream: boolean
 }
 
@@ -64,6 +66,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     allBaselines: argv.includes("--all-baselines"),
     json: value("--json"),
     redis: !streamAlone && !argv.includes("--no-redis"),
+    queue: !streamAlone && !argv.includes("--no-queue"),
     stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM))
   }
 }
@@ -208,6 +211,7 @@ const main = async () => {
     writeFileSync(args.json, JSON.stringify([...dump, ...stream], null, 2) + "\n")
   }
   await redisPart(args.redis)
+  if (args.queue) await (await import("./queue.js")).runQueueBench()
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 

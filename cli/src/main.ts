@@ -16,6 +16,7 @@ import { ExitCode } from "./errors.js"
 import * as Help from "./help.js"
 import * as Logging from "./logging.js"
 import { batchOptions, input } from "./options.js"
+import * as Queue from "./queue/command.js"
 import { takesEscapes } from "./terminal.js"
 import { readVersion } from "./version.js"
 
@@ -45,7 +46,7 @@ const make = (setExitCode: (code: number) => void) => {
   )
   return Command.make(executable).pipe(
     Command.withDescription("Reliable calls to the xAI Grok API. See `grok-resilience batch --help`."),
-    Command.withSubcommands([batch])
+    Command.withSubcommands([batch, Queue.make(setExitCode)])
   )
 }
 
@@ -61,7 +62,9 @@ const answer = (command: ReturnType<typeof make>, args: ReadonlyArray<string>, v
       if (directive._tag === "UserDefined") return Effect.succeed(undefined)
       switch (directive.option._tag) {
         case "ShowHelp": {
-          const page = Help.page(directive.option, { executable, version }, config)
+          // A nested subcommand's usage starts with its own name: name the commands above it too.
+          const parents = args[0] === "queue" && args[1] !== undefined && !args[1].startsWith("-") ? " queue" : ""
+          const page = Help.page(directive.option, { executable: `${executable}${parents}`, version }, config)
           return Effect.as(Console.log(Help.render(page, takesEscapes(process.stdout))), ExitCode.ok)
         }
         case "ShowVersion":

@@ -16,7 +16,7 @@ export interface RedisServer {
   readonly stop: () => Promise<void>
   /** SIGKILL, and wait for the exit: a crash. */
   readonly kill: () => Promise<void>
-  /** Starts it again on the same port (empty: no persistence). */
+  /** Starts it again on the same port (empty unless started with `appendOnlyDir`). */
   readonly restart: () => Promise<void>
   /** SIGSTOP: the server holds connections but answers nothing (a slow Redis). */
   readonly pause: () => void
@@ -63,14 +63,23 @@ const exited = (child: ChildProcess): Promise<void> =>
     ? Promise.resolve()
     : new Promise((resolve) => child.once("exit", () => resolve()))
 
-/** Starts `redis-server` on a free port (or the one given) and waits until it answers PING. */
-export const startRedis = async (options: { readonly port?: number } = {}): Promise<RedisServer> => {
+/**
+ * Starts `redis-server` on a free port (or the one given) and waits until it answers PING. With `appendOnlyDir` the
+ * server keeps an append-only file there (`appendonly yes`), so that a restart keeps what it had acknowledged.
+ */
+export const startRedis = async (
+  options: { readonly port?: number; readonly appendOnlyDir?: string } = {}
+): Promise<RedisServer> => {
   const port = options.port ?? (await freePort())
+  const persistence =
+    options.appendOnlyDir === undefined
+      ? ["--appendonly", "no"]
+      : ["--appendonly", "yes", "--dir", options.appendOnlyDir]
   let child: ChildProcess | undefined
   const launch = async () => {
     const started = spawn(
       binary,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--protected-mode", "no"],
       { stdio: "ignore" }
     )
     child = started

@@ -1,0 +1,60 @@
+/**
+ * The GrokClient of a worker, built from the call options as `batch` builds it, with the quota always shared
+ * through the job's Redis (`--limiter-key` names it), and the sender of `--api` and `--stream`.
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { GrokClient, RetryPolicy } from "grok-resilience"
+import * as Endpoint from "../endpoint.js"
+import type { UsageError } from "../errors.js"
+import * as Limiter from "../limiter.js"
+import { defaults } from "../options.js"
+import * as Send from "../send.js"
+import type { WorkConfig } from "./options.js"
+
+const environment = Config.all({
+  apiKey: Config.option(Config.redacted("XAI_API_KEY")),
+  baseUrl: Config.option(Config.string("XAI_BASE_URL"))
+})
+
+export const make = (
+  config: WorkConfig,
+  notice: (text: string) => void
+): Effect.Effect<Send.Send, UsageError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
+    const target = yield* Endpoint.plan({
+      baseUrl: Option.getOrElse(
+        Option.orElse(config.baseUrl, () => env.baseUrl),
+        () => defaults.baseUrl
+      ),
+      apiKey: Option.orElse(config.apiKey, () => env.apiKey),
+      fake: config.fake,
+      fakeScenario: config.fakeScenario
+    })
+    const limiter = yield* Layer.build(
+      Limiter.layer({
+        rpm: config.rpm,
+        tpm: config.tpm,
+        concurrency: config.concurrency,
+        redis: Option.some(config.redis),
+        limiterKey: config.limiterKey
+      })
+    )
+    const endpoint = yield* Endpoint.start(target, notice)
+    const services = yield* Layer.build(
+      GrokClient.layer({
+        apiKey: endpoint.apiKey,
+        baseUrl: endpoint.baseUrl,
+        retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
+        attemptTimeout: config.timeout,
+        idleTimeout: config.idleTimeout
+      }).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(Layer.succeedContext(limiter)))
+    )
+    return Send.make(Context.get(services, GrokClient.GrokClient), { stream: config.stream })
+  })
