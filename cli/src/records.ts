@@ -288,6 +288,21 @@ export const encode = (record: ResultLine): string => {
 }
 
 /**
+ * A results line read back whole, its id kept as the text it was written with; `undefined` when it is not a
+ * complete, well-formed results line (see `readBack`).
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const decode = (text: string): ResultLine | undefined => {
+  if (readBack(text) === undefined) return undefined
+  const shape = JsonText.outline(text, JsonText.MAX_DEPTH)
+  const json = shape._tag === "Outline" ? shape.id : undefined
+  const id = json === undefined ? null : (idFromJson(json) ?? null)
+  return { ...(JSON.parse(text) as object), id } as ResultLine
+}
+
+/**
  * Reads one results line back; `undefined` when it is not a complete, well-formed results line.
  *
  * @since 0.1.0

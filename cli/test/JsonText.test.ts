@@ -74,6 +74,14 @@ describe("Records ids", () => {
     expect(Records.readBack(Records.encode(Records.invalid(null, 4, "Line 4: x")))).toMatchObject({ key: "l4" })
   })
 
+  it("decodes a stored results line with its id's text, so it is written again byte for byte", () => {
+    const line = Records.encode(Records.invalid(Records.idFromJson("-0")!, 2, "Line 2: x"))
+    expect(Records.encode(Records.decode(line)!)).toBe(line)
+    const refused = Records.encode(Records.invalid(null, 3, "Line 3: x"))
+    expect(Records.encode(Records.decode(refused)!)).toBe(refused)
+    expect(Records.decode('{"id":"a","ok":tr')).toBeUndefined()
+  })
+
   it("writes a line without its usage when the answer nests too deeply to serialise", () => {
     let deep: unknown = 1
     for (let i = 0; i < 20_000; i++) deep = [deep]
