@@ -172,14 +172,14 @@ describe("grok-resilience batch with hostile input", () => {
 
 describe("the results file lock", () => {
   const slow = async () => {
-    const slowServer = await FakeGrok.start({ latencyMillis: 200 })
+    const slowServer = await FakeGrok.start({ latencyMillis: 1000 })
     return slowServer
   }
 
   it("refuses a second run that reaches the same results file through a symbolic link", async () => {
     const slowServer = await slow()
     try {
-      const input = writeInput(Path.join(dir, "lock-in.jsonl"), prompts(30))
+      const input = writeInput(Path.join(dir, "lock-in.jsonl"), prompts(20))
       Fs.mkdirSync(Path.join(dir, "real"))
       const real = Path.join(dir, "real", "results.jsonl")
       Fs.symlinkSync(real, Path.join(dir, "file-link.jsonl"))
@@ -202,13 +202,15 @@ describe("the results file lock", () => {
       const first = await startCli(args(Path.join(dir, "file-link.jsonl")))
       await waitForLines(real, 2)
       for (const other of [real, Path.join(dir, "dir-link", "results.jsonl")]) {
+        // 20 ids at 1 s each, two at a time: the first run is still writing (about 10 s) while these start.
+        expect(first.child.exitCode).toBeNull()
         const second = await runCli(args(other))
         expect(second.code).toBe(2)
         expect(second.stderr).toContain(`is being written by another run (pid ${first.child.pid})`)
       }
       expect((await first.done).code).toBe(0)
       const results = readResults(real)
-      expect(results).toHaveLength(30)
+      expect(results).toHaveLength(20)
       expect([...idCounts(results).values()].every((n) => n === 1)).toBe(true)
       expect(Fs.lstatSync(Path.join(dir, "file-link.jsonl")).isSymbolicLink()).toBe(true)
       expect(Fs.readdirSync(Path.join(dir, "real"))).toEqual(["results.jsonl"])
