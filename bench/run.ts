@@ -11,9 +11,11 @@
  *   --no-redis           skip the Redis part (bench/redis.ts: four processes sharing one quota through Redis)
  *   --no-queue           skip the queue part (bench/queue.ts: the Redis work queue of `queue`, no Grok calls)
  *   --no-stream          skip the stream scenario (bench/stream/)
+ *   --no-outage          skip the containment part (bench/outage.ts: outages, a model down, a refused key)
  *
  * `npm run bench -- stream` runs the stream scenario alone, without the Redis and queue parts; `--only` takes
- * `stream` beside the other ids. The stream scenario runs once whatever `--repeat` says.
+ * `stream` and `outage` beside the other ids. The stream scenario and the containment part run once whatever
+ * `--repeat` says.
  */
 import { writeFileSync } from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -39,10 +41,13 @@ interface Args {
   readonly redis: boolean
   readonly queue: boolean
   readonly stream: boolean
+  readonly outage: boolean
 }
 
 /** The id of the stream scenario (bench/stream/), which has its own runner and table. */
 const STREAM = "stream"
+/** The id of the containment part (bench/outage.ts), which has its own runner and tables. */
+const OUTAGE = "outage"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const value = (flag: string) => {
@@ -57,7 +62,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1")
   const streamAlone = argv[0] === STREAM
   const only = streamAlone ? [STREAM] : list("--only")
-  const unknown = only?.filter((id) => id !== STREAM && !scenarios.some((s) => s.id === id)) ?? []
+  const unknown = only?.filter((id) => id !== STREAM && id !== OUTAGE && !scenarios.some((s) => s.id === id)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}`)
   return {
     repeat,
@@ -67,7 +72,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     json: value("--json"),
     redis: !streamAlone && !argv.includes("--no-redis"),
     queue: !streamAlone && !argv.includes("--no-queue"),
-    stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM))
+    stream: !argv.includes("--no-stream") && (only === undefined || only.includes(STREAM)),
+    outage: !argv.includes("--no-outage") && (only === undefined || only.includes(OUTAGE))
   }
 }
 
@@ -212,6 +218,11 @@ const main = async () => {
   }
   await redisPart(args.redis)
   if (args.queue) await (await import("./queue.js")).runQueueBench()
+  if (args.outage) {
+    const { runOutageBench } = await import("./outage.js")
+    console.log("")
+    await runOutageBench()
+  }
   console.log(`\nTotal bench time: ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 

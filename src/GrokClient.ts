@@ -1,6 +1,7 @@
 /**
- * The Grok client service: every call is an Effect with a typed error channel, retried by a `Schedule` policy,
- * admitted by the shared `RateLimiter`, measured and traced.
+ * The Grok client service: every call is an Effect with a typed error channel, retried by a `Schedule` policy
+ * within a client-wide `RetryBudget`, guarded by a `CircuitBreaker` per model, admitted by the shared
+ * `RateLimiter`, moved to fallback models when its own keeps failing, measured and traced.
  *
  * @since 0.1.0
  */
@@ -12,14 +13,17 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as GrokApi from "./GrokApi.js"
 import * as GrokError from "./GrokError.js"
 import * as Calls from "./internal/client/calls.js"
 import * as Deferred from "./internal/deferred/deferred.js"
 import type { DeferredOptions, DeferredResult, Submitted as DeferredSubmission } from "./internal/deferred/deferred.js"
-import { baseUrlOf, makeClient } from "./internal/pipeline/client.js"
+import { baseUrlOf, makeContainedClient } from "./internal/pipeline/client.js"
 import * as RateLimiter from "./RateLimiter.js"
+import type * as RetryBudget from "./RetryBudget.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -45,6 +49,26 @@ export interface Options {
    * reasoning model may think silently for a while, and the server sends no keep-alive meanwhile.
    */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * The client's own circuit breakers (one per model), used when no `CircuitBreaker` is in the context; `false`
+   * for none. Default on, with the defaults of `CircuitBreaker.make`.
+   */
+  readonly breaker?: CircuitBreaker.Options | false
+  /**
+   * The client's own retry budget, used when no `RetryBudget` is in the context; `false` for none. Default on,
+   * with the defaults of `RetryBudget.make`.
+   */
+  readonly retryBudget?: RetryBudget.Options | false
+  /**
+   * Models to try, in order, when a call's own model fails with a retryable error after its retries or its breaker
+   * is open (streams: before their first item). A call's `fallbackModels` replaces this list. Default none.
+   */
+  readonly fallbackModels?: ReadonlyArray<string>
+  /**
+   * A new key after the API refused the current one (`AuthError`): run once for concurrent failures, the call
+   * retried once with the new key, a second `AuthError` final. Default none.
+   */
+  readonly refreshApiKey?: Effect.Effect<Redacted.Redacted<string>, unknown>
 }
 
 /**
@@ -59,6 +83,8 @@ export interface CallOptions {
   readonly deadline?: Duration.DurationInput
   readonly attemptTimeout?: Duration.DurationInput
   readonly maxQueueWait?: Duration.DurationInput
+  /** Replaces the client's `fallbackModels` for this call (`[]` for none). */
+  readonly fallbackModels?: ReadonlyArray<string>
 }
 
 /**
@@ -132,6 +158,8 @@ export interface ChatResult {
   readonly requestId: string | undefined
   /** Attempts made, the successful one included. */
   readonly attempts: number
+  /** The model that answered: the request's, or one of the fallback models. */
+  readonly model: string
 }
 
 /**
@@ -200,16 +228,24 @@ export const attemptsOf = (error: GrokError.GrokError): number | undefined =>
 const DEFAULT_IDLE_TIMEOUT = "120 seconds"
 
 /**
- * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter` and `AlertMonitor`
- * are looked up on every call, in the call's context first and then in the context the client was built in, so a
- * limiter provided to the client layer, merged beside it or provided to the program is always the one used.
+ * Builds the service over an `HttpClient` (use `FetchHttpClient.layer`). The `RateLimiter`, `CircuitBreaker`,
+ * `RetryBudget` and `AlertMonitor` are looked up on every call, in the call's context first and then in the
+ * context the client was built in, so a service provided to the client layer, merged beside it or provided to the
+ * program is always the one used. When neither has a breaker or a budget, the client uses its own (see
+ * `Options.breaker` and `Options.retryBudget`), which live as long as the scope.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options) =>
+export const make = (
+  options: Options
+): Effect.Effect<
+  Service,
+  CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient | Scope.Scope
+> =>
   Effect.gen(function* () {
-    const client = yield* makeClient(options)
+    const client = yield* makeContainedClient(options)
     const baseUrl = baseUrlOf(options)
     return GrokClient.of({
       ...Calls.make(client, baseUrl, options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
@@ -234,8 +270,13 @@ export const make = (options: Options) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<GrokClient, never, HttpClient.HttpClient> =>
-  Layer.effect(GrokClient, make(options))
+export const layer = (
+  options: Options
+): Layer.Layer<
+  GrokClient,
+  CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient
+> => Layer.scoped(GrokClient, make(options))
 
 /**
  * The API key from the environment variable `name` (default `XAI_API_KEY`), kept `Redacted`. A missing or empty
@@ -275,8 +316,12 @@ export const apiKeyConfig = (name = "XAI_API_KEY"): Config.Config<Redacted.Redac
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Partial<Options>> = {}
-): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
+): Layer.Layer<
+  GrokClient,
+  ConfigError.ConfigError | CircuitBreaker.InvalidCircuitBreakerOptions | RetryBudget.InvalidRetryBudgetOptions,
+  HttpClient.HttpClient
+> =>
+  Layer.scoped(
     GrokClient,
     Effect.gen(function* () {
       // `Config.unwrap` of an empty struct throws in effect 3.22: nothing to read then.

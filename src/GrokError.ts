@@ -36,7 +36,9 @@ const common = {
   /** `x-should-retry` from the server, which overrides the default retryability. */
   shouldRetry: Schema.optional(Schema.Boolean),
   /** What a stream delivered before it failed: its text so far and how many chunks or events. */
-  received: Schema.optional(Schema.Struct({ text: Schema.String, chunks: Schema.Number }))
+  received: Schema.optional(Schema.Struct({ text: Schema.String, chunks: Schema.Number })),
+  /** True when the call could have retried this failure but the client's retry budget was spent. */
+  retryBudgetSpent: Schema.optional(Schema.Boolean)
 }
 
 const suffix = (self: { readonly status?: number | undefined; readonly requestId?: string | undefined }) =>
@@ -54,13 +56,15 @@ const compose = (
     readonly status?: number | undefined
     readonly requestId?: string | undefined
     readonly received?: { readonly text: string; readonly chunks: number } | undefined
+    readonly retryBudgetSpent?: boolean | undefined
   }
 ) => {
   const where = suffix(self)
   const received = self.received
     ? `; the stream had delivered ${self.received.chunks} chunks (${self.received.text.length} chars of text)`
     : ""
-  return `${headline}${self.detail ? `: ${self.detail}` : ""}${received}${where ? ` (${where})` : ""}`
+  const budget = self.retryBudgetSpent ? "; not retried: the client's retry budget is spent" : ""
+  return `${headline}${self.detail ? `: ${self.detail}` : ""}${received}${budget}${where ? ` (${where})` : ""}`
 }
 
 /**
@@ -201,14 +205,18 @@ export class Transient extends Schema.TaggedError<Transient>()("Transient", {
 }
 
 /**
- * Refused on our side before anything was sent.
+ * Refused on our side before anything was sent: the admission queue shed it, its deadline ran out, the shared
+ * limiter was unavailable, or the model's circuit breaker was open for longer than the call could wait
+ * (`retryAfterMillis` then says when the next probe may start).
  *
  * @since 0.1.0
  * @category errors
  */
 export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
   ...common,
-  reason: Schema.Literal("QueueFull", "DeadlineExceeded", "LimiterUnavailable")
+  reason: Schema.Literal("QueueFull", "DeadlineExceeded", "LimiterUnavailable", "CircuitOpen"),
+  /** CircuitOpen: the time until the breaker lets its next probe through, at the earliest. */
+  retryAfterMillis: Schema.optional(Schema.Number)
 }) {
   get isRetryable(): boolean {
     return false
@@ -219,7 +227,9 @@ export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
         ? "Shed: the admission queue is full and this call had the lowest priority"
         : this.reason === "DeadlineExceeded"
           ? "The call's time budget ran out before it could complete"
-          : "The shared rate limiter is unavailable and the limiter is set to fail closed"
+          : this.reason === "LimiterUnavailable"
+            ? "The shared rate limiter is unavailable and the limiter is set to fail closed"
+            : `Circuit open: the model kept failing and the call could not wait for the next probe${this.retryAfterMillis !== undefined ? ` (due in ${Math.ceil(this.retryAfterMillis)} ms)` : ""}`
     return compose(headline, this)
   }
 }

@@ -1,5 +1,6 @@
 /**
- * grok-resilience: typed errors, Schedule-based retries, shared rate limiting and monitoring for the xAI Grok API.
+ * grok-resilience: typed errors, Schedule-based retries, shared rate limiting, circuit breakers, retry budgets,
+ * fallback models and monitoring for the xAI Grok API.
  *
  * @since 0.1.0
  */
@@ -8,6 +9,8 @@
 export * as AdaptiveRate from "./AdaptiveRate.js"
 /** @since 0.1.0 */
 export * as Alerts from "./Alerts.js"
+/** @since 0.2.0 */
+export * as CircuitBreaker from "./CircuitBreaker.js"
 /** @since 0.1.0 */
 export * as GrokApi from "./GrokApi.js"
 /** @since 0.2.0 */
@@ -30,5 +33,7 @@ export * as RateLimiter from "./RateLimiter.js"
 export * as RateLimiterStore from "./RateLimiterStore.js"
 /** @since 0.1.0 */
 export * as Redaction from "./Redaction.js"
+/** @since 0.2.0 */
+export * as RetryBudget from "./RetryBudget.js"
 /** @since 0.1.0 */
 export * as RetryPolicy from "./RetryPolicy.js"

@@ -46,6 +46,15 @@ describe("CircuitBreaker, closed", () => {
     })
   )
 
+  it.scoped("reads the state when the effect runs, so one kept from before the key existed sees it open", () =>
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make()
+      const kept = breaker.state(KEY)
+      yield* calls(breaker, repeat("failure", 5))
+      expect(yield* kept).toBe("Open")
+    })
+  )
+
   it.scoped("starts the run of failures again after a success", () =>
     Effect.gen(function* () {
       const breaker = yield* CircuitBreaker.make({ minimumCalls: 100 })
@@ -300,13 +309,13 @@ describe("CircuitBreaker, surroundings", () => {
       const breaker = yield* CircuitBreaker.make()
       yield* Effect.gen(function* () {
         yield* calls(breaker, repeat("failure", 5))
-        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("2 seconds")
         yield* call(breaker, "success")
       }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Logger.withMinimumLogLevel(LogLevel.Debug))
       const mine = lines.filter((line) => line.text.includes("CircuitBreaker"))
       expect(mine.map((line) => line.level)).toEqual(["INFO", "DEBUG", "INFO"])
       expect(mine[0]!.text).toContain("opened")
-      expect(mine[0]!.text).toContain("breakMillis=1000")
+      expect(mine[0]!.text).toContain("breakMillis=2000")
       expect(mine[1]!.text).toContain("half-open")
       expect(mine[2]!.text).toContain("closed")
       for (const line of mine) expect(line.text).toContain(`key=${KEY}`)

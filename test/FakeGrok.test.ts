@@ -281,6 +281,18 @@ describe("FakeGrok", () => {
         expect((yield* grok.arrivals)[0]).toMatchObject({ kind: "outage", status: 529 })
       })
     )
+
+    it.scoped("answers an outage that names models only for those models", () =>
+      Effect.gen(function* () {
+        const grok = yield* FakeGrok.make({ outages: [{ fromMillis: 0, toMillis: 600_000, models: ["grok-4"] }] })
+        const down = yield* chat(grok)
+        const up = yield* chat(grok, "hello", {
+          body: JSON.stringify({ model: "grok-4-fast", messages: [{ role: "user", content: "hello" }] })
+        })
+        expect([down.status, up.status]).toEqual([503, 200])
+        expect((yield* grok.arrivals).map((a) => a.kind)).toEqual(["outage", "ok"])
+      })
+    )
   })
 
   describe("quotas", () => {

@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Either, Fiber, Random, Ref, TestClock } from "
 import * as GrokError from "../src/GrokError.js"
 import * as Deadline from "../src/internal/pipeline/deadline.js"
 import { retrying } from "../src/internal/pipeline/retry.js"
+import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 
 const transient = new GrokError.Transient({ reason: "ServerError", status: 500 })
@@ -28,7 +29,17 @@ const runScripted = (
       const error = errors[made.length - 1]
       return error === undefined ? "ok" : yield* Effect.fail(error)
     })
-    const retried = retrying({ policy, deadline, model: "test", progress: { attempts: 0 } }, () => attempt)
+    const retried = retrying(
+      {
+        policy,
+        deadline,
+        model: "test",
+        progress: { attempts: 0 },
+        budget: RetryBudget.unlimited,
+        heldBack: Effect.succeed(false)
+      },
+      () => attempt
+    )
     const fiber = yield* Effect.fork(Effect.either(retried))
     yield* TestClock.adjust("1 hour")
     const result = yield* Fiber.join(fiber)

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import type { RateLimiter } from "grok-resilience"
 import { GrokClient, RetryPolicy } from "grok-resilience"
 import * as Calls from "./calls.js"
 import * as Control from "./control.js"
@@ -63,6 +64,43 @@ export const processIo: Io = {
 const runHttp = (control: Control.Control, tally: Tally): Layer.Layer<HttpClient.HttpClient> =>
   Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, Control.instrument(control, tally))).pipe(
     Layer.provide(FetchHttpClient.layer)
+  )
+
+/** The notices of a run's start: what the results file held and where the quota is shared. */
+const announce = (config: BatchConfig, recovery: Journal.Journal["recovery"], io: Io): void => {
+  const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
+  if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
+  if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
+  if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
+  if (Option.isSome(config.redis)) {
+    notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
+  }
+  if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
+}
+
+/**
+ * The client of a run: the retry policy and timeouts of the flags, the client's own circuit breaker and retry
+ * budget (on, with their defaults), the fallback models, the run's limiter, and the run's instrumented HttpClient.
+ * Each call adds its own stop conditions to the retry policy (see `Control.policyFor`).
+ */
+const clientLayer = (
+  config: BatchConfig,
+  endpoint: { readonly apiKey: Redacted.Redacted<string>; readonly baseUrl: string },
+  http: Layer.Layer<HttpClient.HttpClient>,
+  limiter: Context.Context<RateLimiter.RateLimiter>
+) =>
+  GrokClient.layer({
+    apiKey: endpoint.apiKey,
+    baseUrl: endpoint.baseUrl,
+    retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
+    attemptTimeout: config.timeout,
+    idleTimeout: config.idleTimeout,
+    fallbackModels: config.fallbackModels
+  }).pipe(
+    Layer.provide(http),
+    Layer.provide(Layer.succeedContext(limiter)),
+    // The breaker's and the budget's options are their defaults here, which are valid.
+    Layer.orDie
   )
 
 /**
@@ -113,15 +151,7 @@ const prepare = (config: BatchConfig, io: Io) =>
     )
     const journal = yield* Journal.open(config.output, { fresh: config.fresh, retryFailed: config.retryFailed })
     const endpoint = yield* Endpoint.start(target, io.stderr)
-    const notice = (text: string) => (config.quiet ? undefined : io.stderr(`${text}\n`))
-    const { recovery } = journal
-    if (recovery.tornLineRemoved) notice("Removed a torn last line left by an interrupted run.")
-    if (recovery.unreadableRemoved > 0) notice(`Removed ${recovery.unreadableRemoved} unreadable lines.`)
-    if (recovery.failedDropped > 0) notice(`--retry-failed: sending ${recovery.failedDropped} failed ids again.`)
-    if (Option.isSome(config.redis)) {
-      notice(`Sharing the quota "${config.limiterKey}" through Redis at ${Limiter.redactUrl(config.redis.value)}.`)
-    }
-    if (recovery.kept > 0) notice(`Resuming: ${recovery.kept} lines already in ${config.output}.`)
+    announce(config, journal.recovery, io)
     return { total, limiter, journal, endpoint }
   })
 
@@ -167,14 +197,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         },
         yield* Clock.currentTimeMillis
       )
-      const services = yield* Layer.build(
-        GrokClient.layer({
-          apiKey: endpoint.apiKey,
-          baseUrl: endpoint.baseUrl,
-          attemptTimeout: config.timeout,
-          idleTimeout: config.idleTimeout
-        }).pipe(Layer.provide(runHttp(control, tally)), Layer.provide(Layer.succeedContext(limiter)))
-      )
+      const services = yield* Layer.build(clientLayer(config, endpoint, runHttp(control, tally), limiter))
       const grok = Context.get(services, GrokClient.GrokClient)
       const send = Send.make(grok, { stream: config.stream })
       const handle = Calls.handler(send, journal, tally, control, yield* Effect.scope)

@@ -54,7 +54,8 @@ const settle = (
   if (Exit.isSuccess(exit)) {
     return Effect.zipRight(
       Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => control.watch.success(now))),
-      run.write(Records.ok(item.id, exit.value))
+      // A fallback model that answered (`--fallback-model`) is named in the line.
+      run.write(Records.ok(item.id, exit.value, exit.value.model !== item.request.model ? exit.value.model : undefined))
     )
   }
   const failure = Cause.failureOption(exit.cause)

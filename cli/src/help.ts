@@ -26,14 +26,18 @@ export const render = (doc: HelpDoc.HelpDoc, styled: boolean): string =>
 const blocksOf = (doc: HelpDoc.HelpDoc): Array<HelpDoc.HelpDoc> =>
   HelpDoc.isSequence(doc) ? [...blocksOf(doc.left), ...blocksOf(doc.right)] : HelpDoc.isEmpty(doc) ? [] : [doc]
 
+/** @effect/cli's closing notes of an optional or a repeatable option: our own line says both. */
 const isOptionalNote = (doc: HelpDoc.HelpDoc): boolean =>
-  HelpDoc.isParagraph(doc) && Span.isText(doc.value) && doc.value.value.startsWith("This setting is optional")
+  HelpDoc.isParagraph(doc) &&
+  Span.isText(doc.value) &&
+  (doc.value.value.startsWith("This setting is optional") || doc.value.value.startsWith("This option may be repeated"))
 
 /**
  * Puts the command's help in our manner. @effect/cli opens every option's and argument's entry with the type of the
- * value ("A user-defined piece of text.") and closes an optional one with "This setting is optional.": our own line
- * already says what the value is and its default, so only it stays. Its list of subcommands (the one enumeration)
- * names them without the executable: each line gets it in front.
+ * value ("A user-defined piece of text.") and closes an optional one with "This setting is optional." (a repeatable
+ * one with "This option may be repeated zero or more times."): our own line already says what the value is, its
+ * default and that it repeats, so only it stays. Its list of subcommands (the one enumeration) names them without
+ * the executable: each line gets it in front.
  */
 const inOurManner = (doc: HelpDoc.HelpDoc, executable: string): HelpDoc.HelpDoc => {
   if (HelpDoc.isSequence(doc)) {

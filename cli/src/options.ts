@@ -145,6 +145,13 @@ export const batchOptions = {
     Options.withDefault(defaults.model),
     Options.withDescription(`Model for input lines that name none (default ${defaults.model})`)
   ),
+  fallbackModels: Options.text("fallback-model").pipe(
+    Options.withPseudoName("NAME"),
+    Options.repeated,
+    Options.withDescription(
+      "Model to answer when a call's own keeps failing or its circuit breaker is open; repeat for a list, tried in order (default none)"
+    )
+  ),
   concurrency: positiveInteger("concurrency").pipe(
     Options.withDefault(defaults.concurrency),
     Options.withDescription(`Calls in flight at once (default ${defaults.concurrency})`)
@@ -238,6 +245,7 @@ export interface BatchConfig extends BatchApiConfig {
   readonly fake: boolean
   readonly fakeScenario: Option.Option<string>
   readonly model: string
+  readonly fallbackModels: ReadonlyArray<string>
   readonly concurrency: number
   readonly rpm: Option.Option<number>
   readonly tpm: Option.Option<number>

@@ -74,6 +74,8 @@ export interface OkRecord {
   readonly usage: GrokApi.Usage | null
   readonly attempts: number
   readonly requestId: string | null
+  /** The fallback model that answered (`--fallback-model`), when the line's own did not. */
+  readonly fallbackModel?: string
 }
 
 /**
@@ -143,14 +145,16 @@ export const lineKey = (line: number): string => `l${line}`
  */
 export const ok = (
   id: Id,
-  result: Pick<GrokClient.ChatResult, "content" | "usage" | "attempts" | "requestId">
+  result: Pick<GrokClient.ChatResult, "content" | "usage" | "attempts" | "requestId">,
+  fallbackModel?: string
 ): OkRecord => ({
   id,
   ok: true,
   content: result.content,
   usage: result.usage ?? null,
   attempts: result.attempts,
-  requestId: result.requestId ?? null
+  requestId: result.requestId ?? null,
+  ...(fallbackModel !== undefined ? { fallbackModel } : {})
 })
 
 /**

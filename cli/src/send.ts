@@ -22,6 +22,8 @@ export interface Answer {
   readonly usage: GrokApi.Usage | undefined
   readonly requestId: string | undefined
   readonly attempts: number
+  /** The model that answered: the line's, or a fallback model. */
+  readonly model: string
 }
 
 /**
@@ -73,7 +75,8 @@ export const fromResponse = (result: GrokClient.ResponseResult): Answer => ({
   content: hasText(result.response) ? result.text : null,
   usage: result.usage !== undefined ? chatUsage(result.usage) : undefined,
   requestId: result.requestId,
-  attempts: result.attempts
+  attempts: result.attempts,
+  model: result.model
 })
 
 /**

@@ -36,7 +36,9 @@ export const human = (summary: Summary, context: Context): string => {
     `${summary.total - summary.remaining} of ${summary.total} input lines done in ${Format.duration(summary.wallMillis)}` +
       ` (this run: ${summary.ok} ok, ${failed} failed${failed > 0 ? `: ${Format.byTag(summary.failed)}` : ""}` +
       `${summary.skippedAlreadyDone > 0 ? `; ${summary.skippedAlreadyDone} already done before` : ""})`,
-    `attempts ${summary.attempts} (${summary.retries} retries), 429 answers ${summary.rateLimited429}`,
+    `attempts ${summary.attempts} (${summary.retries} retries), 429 answers ${summary.rateLimited429}` +
+      (summary.answeredByFallback > 0 ? `, ${summary.answeredByFallback} answered by a fallback model` : "") +
+      (summary.refusedByOpenBreaker > 0 ? `, ${summary.refusedByOpenBreaker} refused by an open circuit breaker` : ""),
     `tokens ${summary.tokens.total} (prompt ${summary.tokens.prompt}, completion ${summary.tokens.completion}, ` +
       `reasoning ${summary.tokens.reasoning}, cached ${summary.tokens.cached}), cost ${Format.usd(summary.costUsd)}`,
     `results: ${context.output}`

@@ -49,6 +49,10 @@ export interface Summary {
   readonly retries: number
   /** HTTP 429 answers received. */
   readonly rateLimited429: number
+  /** Successful calls answered by a fallback model (`--fallback-model`), not the line's own. */
+  readonly answeredByFallback: number
+  /** Failed calls refused by an open circuit breaker (`Rejected`, reason `CircuitOpen`): nothing was sent last. */
+  readonly refusedByOpenBreaker: number
   readonly wallMillis: number
   readonly tokens: Tokens
   readonly costUsd: number
@@ -81,6 +85,8 @@ export class Tally {
   attempts = 0
   retries = 0
   rateLimited429 = 0
+  answeredByFallback = 0
+  refusedByOpenBreaker = 0
   readonly tokens: Tokens = { prompt: 0, completion: 0, reasoning: 0, cached: 0, total: 0 }
   costUsd = 0
 
@@ -105,6 +111,7 @@ export class Tally {
     this.retries += Math.max(0, record.attempts - 1)
     if (record.ok) {
       this.ok++
+      if (record.fallbackModel !== undefined) this.answeredByFallback++
       const usage = GrokApi.usageSummary(record.usage ?? undefined)
       this.tokens.prompt += usage.prompt
       this.tokens.completion += usage.completion
@@ -114,6 +121,7 @@ export class Tally {
       this.costUsd += usage.costUsd
     } else {
       this.failedCount++
+      if (record.error._tag === "Rejected" && record.error.reason === "CircuitOpen") this.refusedByOpenBreaker++
       if (record.id !== null && record.error.reason !== Records.INVALID_INPUT) this.retriable++
       this.failed[record.error._tag] = (this.failed[record.error._tag] ?? 0) + 1
     }
@@ -129,6 +137,8 @@ export class Tally {
       attempts: this.attempts,
       retries: this.retries,
       rateLimited429: this.rateLimited429,
+      answeredByFallback: this.answeredByFallback,
+      refusedByOpenBreaker: this.refusedByOpenBreaker,
       wallMillis: Date.now() - this.startedAt,
       tokens: { ...this.tokens },
       costUsd: Math.round(this.costUsd * 1e6) / 1e6,

@@ -60,6 +60,7 @@ describe("grok-resilience batch", () => {
       "--fake",
       "--fake-scenario",
       "--model",
+      "--fallback-model",
       "--concurrency",
       "--rpm",
       "--tpm",
@@ -232,6 +233,45 @@ describe("grok-resilience batch", () => {
     const final = readResults(output)
     expect(final).toHaveLength(50)
     expect(final.every((r) => r.ok)).toBe(true)
+  })
+
+  it("answers from --fallback-model while the lines' own model is down, and counts those calls", async () => {
+    const server = await serve({ outages: [{ fromMillis: 0, toMillis: 600_000, models: ["grok-4"] }] })
+    const { input, output } = files("fallback")
+    writeInput(input, prompts(40))
+    const args = ["batch", input, "--output", output, ...against(server), "--rpm", "6000", "--concurrency", "20"]
+    const result = await runCli([
+      ...args,
+      "--fallback-model",
+      "grok-3",
+      "--fallback-model",
+      "grok-4-fast",
+      "--json-summary"
+    ])
+    expect(result.code).toBe(0)
+    const results = readResults(output)
+    expect(results.every((r) => r.ok && r.fallbackModel === "grok-3")).toBe(true)
+    const summary = jsonSummary(result.stdout)
+    expect(summary).toMatchObject({ ok: 40, answeredByFallback: 40, refusedByOpenBreaker: 0 })
+    expect(result.stderr).toContain("40 answered by a fallback model")
+    // The first wave reaches grok-4; its breaker then sends every call on to the fallback at once.
+    expect(chatArrivals(server).filter((a) => a.kind === "outage").length).toBeLessThanOrEqual(25)
+    expect(summary.attempts).toBe(chatArrivals(server).length)
+  })
+
+  it("rides out an outage with the breaker on: every id ok, the first wave's failures and no more", async () => {
+    // The script fails the first wave whatever the machine's speed; the outage fails what follows for 800 ms.
+    const server = await serve({
+      script: Array.from({ length: 20 }, () => "503" as const),
+      outages: [{ fromMillis: 0, toMillis: 800 }]
+    })
+    const { input, output } = files("outage")
+    writeInput(input, prompts(100))
+    const args = ["batch", input, "--output", output, ...against(server), "--rpm", "6000", "--concurrency", "20"]
+    const result = await runCli([...args, "--json-summary"])
+    expect(result.code).toBe(0)
+    expect(jsonSummary(result.stdout)).toMatchObject({ ok: 100, refusedByOpenBreaker: 0 })
+    expect(chatArrivals(server).length).toBeLessThanOrEqual(125)
   })
 
   it("stops calling when the credits run out and answers the rest with Not sent lines", async () => {

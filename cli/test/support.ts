@@ -134,6 +134,7 @@ export interface ResultLine {
   readonly ok: boolean
   readonly content?: string | null
   readonly attempts: number
+  readonly fallbackModel?: string
   readonly error?: { readonly _tag: string; readonly message: string; readonly reason?: string }
   readonly [key: string]: unknown
 }

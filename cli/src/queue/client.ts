@@ -1,6 +1,7 @@
 /**
- * The GrokClient of a worker, built from the call options as `batch` builds it, with the quota always shared
- * through the job's Redis (`--limiter-key` names it), and the sender of `--api` and `--stream`.
+ * The GrokClient of a worker, built from the call options as `batch` builds it (its own circuit breaker and retry
+ * budget, `--fallback-model`), with the quota always shared through the job's Redis (`--limiter-key` names it),
+ * and the sender of `--api` and `--stream`.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Config from "effect/Config"
@@ -53,8 +54,14 @@ export const make = (
         baseUrl: endpoint.baseUrl,
         retry: RetryPolicy.make({ maxAttempts: config.maxAttempts, maxWait: config.maxWait }),
         attemptTimeout: config.timeout,
-        idleTimeout: config.idleTimeout
-      }).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(Layer.succeedContext(limiter)))
+        idleTimeout: config.idleTimeout,
+        fallbackModels: config.fallbackModels
+      }).pipe(
+        Layer.provide(FetchHttpClient.layer),
+        Layer.provide(Layer.succeedContext(limiter)),
+        // The breaker's and the budget's options are their defaults here, which are valid.
+        Layer.orDie
+      )
     )
     return Send.make(Context.get(services, GrokClient.GrokClient), { stream: config.stream })
   })

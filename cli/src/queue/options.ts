@@ -64,6 +64,7 @@ export const workOptions = {
   fake: batchOptions.fake,
   fakeScenario: batchOptions.fakeScenario,
   model: batchOptions.model,
+  fallbackModels: batchOptions.fallbackModels,
   concurrency: batchOptions.concurrency,
   rpm: batchOptions.rpm,
   tpm: batchOptions.tpm,

@@ -53,7 +53,10 @@ const resultOf = (send: Send.Send, parse: Parse, entry: Store.Entry, stats: Stat
   if (stats.stoppedBy !== undefined) return Effect.succeed(Records.notSent(item.id, Records.stopAfter(stats.stoppedBy)))
   const options = item.priority !== undefined ? { priority: item.priority } : {}
   return Effect.map(Effect.either(send(item, options)), (result) => {
-    if (Either.isRight(result)) return Records.ok(item.id, result.right)
+    if (Either.isRight(result)) {
+      const answered = result.right.model
+      return Records.ok(item.id, result.right, answered !== item.request.model ? answered : undefined)
+    }
     if (stats.stoppedBy === undefined && stopsTheRun(result.left)) stats.stoppedBy = result.left
     return Records.failed(item.id, result.left)
   })

@@ -89,13 +89,16 @@ const admit = (
     })
   )
 
+/** Looks the key up when run, not when built: an effect kept and run again must see the key appear. */
 const status = (core: Core.Core, key: string): Effect.Effect<State.Status> =>
-  core.entries.has(key)
-    ? Effect.map(
-        Core.step(core, key, (current) => Effect.succeed({ state: current, result: undefined })),
-        (stepped) => stepped.state.status
-      )
-    : Effect.succeed("Closed")
+  Effect.suspend(() =>
+    core.entries.has(key)
+      ? Effect.map(
+          Core.step(core, key, (current) => Effect.succeed({ state: current, result: undefined })),
+          (stepped) => stepped.state.status
+        )
+      : Effect.succeed("Closed")
+  )
 
 export const make = (settings: Options.Settings): Effect.Effect<Breaker, never, Scope.Scope> =>
   Effect.map(Core.make(settings), (core) => ({

@@ -20,7 +20,7 @@ export interface Options {
   readonly minimumCalls?: number
   /**
    * Length of each break: the n-th break after the breaker left Closed is the schedule's n-th delay. Default
-   * exponential from 1 second, factor 2, capped at 30 seconds. A schedule that ends keeps its last delay.
+   * exponential from 2 seconds, factor 2, capped at 30 seconds. A schedule that ends keeps its last delay.
    */
   readonly breakSchedule?: Schedule.Schedule<unknown, unknown>
   /** A probe with no verdict after this long counts as failed. Default 120 seconds (the client's attempt timeout). */
@@ -32,9 +32,9 @@ export interface Settings {
   readonly breakSchedule: Schedule.Schedule<unknown, unknown>
 }
 
-/** Exponential breaks from 1 second, doubling, capped at 30 seconds: 1, 2, 4, 8, 16, 30, 30, ... */
+/** Exponential breaks from 2 seconds, doubling, capped at 30 seconds: 2, 4, 8, 16, 30, 30, ... */
 export const defaultBreakSchedule: Schedule.Schedule<Duration.Duration> = Schedule.modifyDelay(
-  Schedule.exponential("1 second", 2),
+  Schedule.exponential("2 seconds", 2),
   (_, delay) => Duration.min(delay, Duration.seconds(30))
 )
 

@@ -31,6 +31,8 @@ export interface ChatResult {
   readonly usage: GrokApi.Usage | undefined
   readonly requestId: string | undefined
   readonly attempts: number
+  /** The model that answered: the request's, or one of the fallback models. */
+  readonly model: string
 }
 
 export interface ResponseResult {
@@ -40,6 +42,8 @@ export interface ResponseResult {
   readonly usage: Responses.ResponseUsage | undefined
   readonly requestId: string | undefined
   readonly attempts: number
+  /** The model that answered: the request's, or one of the fallback models. */
+  readonly model: string
 }
 
 const chatResult = (result: Pipeline.Success<GrokApi.ChatCompletion>): ChatResult => ({
@@ -47,7 +51,8 @@ const chatResult = (result: Pipeline.Success<GrokApi.ChatCompletion>): ChatResul
   content: result.value.choices[0]?.message.content ?? null,
   usage: result.value.usage ?? undefined,
   requestId: result.requestId,
-  attempts: result.attempts
+  attempts: result.attempts,
+  model: result.model
 })
 
 const responseResult = (result: Pipeline.Success<Responses.Response>): ResponseResult => ({
@@ -55,7 +60,8 @@ const responseResult = (result: Pipeline.Success<Responses.Response>): ResponseR
   text: Responses.responseText(result.value),
   usage: result.value.usage ?? undefined,
   requestId: result.requestId,
-  attempts: result.attempts
+  attempts: result.attempts,
+  model: result.model
 })
 
 export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Duration.DurationInput) => {

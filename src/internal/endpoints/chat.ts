@@ -33,7 +33,8 @@ export const chat = (
     admitted: true,
     request,
     decode: GrokApi.decodeChatCompletion,
-    usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined
+    usage: (completion: GrokApi.ChatCompletion) => completion.usage ?? undefined,
+    retarget: (model: string) => chat(baseUrl, { ...valid, model })
   }))
 
 export const chatStream = (
@@ -47,7 +48,8 @@ export const chatStream = (
     admitted: true,
     request: HttpClientRequest.setHeader(request, "accept", "text/event-stream"),
     decode: decodeChatStream,
-    usage: (chunk: GrokApi.ChatCompletionChunk) => chunk.usage ?? undefined
+    usage: (chunk: GrokApi.ChatCompletionChunk) => chunk.usage ?? undefined,
+    retarget: (model: string) => chatStream(baseUrl, { ...valid, model })
   }))
 
 export const models = (baseUrl: string): Endpoint<GrokApi.ModelList> => ({

@@ -52,7 +52,8 @@ export const create = (
     admitted: true,
     request,
     decode: Responses.decodeResponse,
-    usage: (response: Responses.Response) => chatUsageOf(response.usage)
+    usage: (response: Responses.Response) => chatUsageOf(response.usage),
+    retarget: (model: string) => create(baseUrl, { ...valid, model })
   }))
 
 export const stream = (
@@ -69,7 +70,8 @@ export const stream = (
     usage: (event: Responses.ResponseEvent) => {
       const response = (event as { readonly response?: { readonly usage?: Responses.ResponseUsage | null } }).response
       return Responses.terminalTypes.has(event.type) ? chatUsageOf(response?.usage) : undefined
-    }
+    },
+    retarget: (model: string) => stream(baseUrl, { ...valid, model })
   }))
 
 /** A stored response, by id; management calls do not count toward the model's quota. */

@@ -2,7 +2,7 @@
  * The attempt stage: one HTTP exchange turned into what the rest of the pipeline needs, the classified result and
  * the pacing information of the answer. It never fails: every failure is a value for the retry stage to judge.
  *
- * It sends the current key, never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
+ * It sends the client's current key (and notes which one, for the refresh stage), never follows a redirect (a 3xx is a typed error naming the location), caps the bytes
  * of an answer after decompression, scrubs every header value it passes on, and decodes a success with the
  * endpoint's schema.
  */
@@ -31,9 +31,20 @@ export interface Exchange<A> {
   readonly result: Either.Either<A, GrokError.GrokError>
 }
 
+/** The key to send, read at every attempt, since a refresh replaces it. */
+export interface CurrentKey {
+  readonly key: Redacted.Redacted<string>
+  readonly generation: number
+}
+
+/** Which key a call's last attempt sent: written here, read by the refresh stage. */
+export interface KeyUse {
+  generation: number
+}
+
 export interface Transport {
   readonly http: HttpClient.HttpClient
-  readonly apiKey: Redacted.Redacted<string>
+  readonly key: Effect.Effect<CurrentKey>
   readonly timeout: Duration.DurationInput
   /** Largest answer read, after decompression. */
   readonly maxResponseBytes: number
@@ -133,25 +144,35 @@ const transportError = (error: HttpClientError.HttpClientError, secrets: Readonl
  */
 export const open = (
   transport: Transport,
-  request: HttpClientRequest.HttpClientRequest
+  request: HttpClientRequest.HttpClientRequest,
+  used: KeyUse
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError, Scope.Scope> =>
-  HttpClient.withScope(transport.http)
-    .execute(HttpClientRequest.bearerToken(request, transport.apiKey))
-    .pipe(
-      withoutRedirects,
-      Effect.timeoutFail({
-        duration: transport.timeout,
-        onTimeout: () =>
-          GrokError.classifyTransport({
-            reason: "Timeout",
-            detail: `no answer within ${Duration.format(Duration.decode(transport.timeout))}`
-          })
-      }),
-      Effect.catchTags({
-        RequestError: (error) => Effect.fail(transportError(error, transport.secrets)),
-        ResponseError: (error) => Effect.fail(transportError(error, transport.secrets))
-      })
-    )
+  Effect.flatMap(withKey(transport, request, used), (signed) =>
+    HttpClient.withScope(transport.http)
+      .execute(signed)
+      .pipe(
+        withoutRedirects,
+        Effect.timeoutFail({
+          duration: transport.timeout,
+          onTimeout: () =>
+            GrokError.classifyTransport({
+              reason: "Timeout",
+              detail: `no answer within ${Duration.format(Duration.decode(transport.timeout))}`
+            })
+        }),
+        Effect.catchTags({
+          RequestError: (error) => Effect.fail(transportError(error, transport.secrets)),
+          ResponseError: (error) => Effect.fail(transportError(error, transport.secrets))
+        })
+      )
+  )
+
+/** The request with the current key, noted in `used`. */
+const withKey = (transport: Transport, request: HttpClientRequest.HttpClientRequest, used: KeyUse) =>
+  Effect.map(transport.key, (current) => {
+    used.generation = current.generation
+    return HttpClientRequest.bearerToken(request, current.key)
+  })
 
 /** The pacing information and scrubbed request id of an answer's head. */
 export const headOf = (
@@ -166,10 +187,16 @@ export const headOf = (
   }
 }
 
-/** Sends the endpoint's request once and reads the whole answer within the attempt timeout. */
-export const send = <A>(transport: Transport, endpoint: Endpoint<A>): Effect.Effect<Exchange<A>> => {
+/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
+export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
+  Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))
+
+const exchange = <A>(
+  transport: Transport,
+  endpoint: Endpoint<A>,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<Exchange<A>> => {
   const { secrets } = transport
-  const request = HttpClientRequest.bearerToken(endpoint.request, transport.apiKey)
   return transport.http.execute(request).pipe(
     Effect.flatMap((response) =>
       Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({

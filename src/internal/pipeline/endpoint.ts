@@ -4,9 +4,11 @@
  * run by the same stages.
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type * as Option from "effect/Option"
 import type * as GrokApi from "../../GrokApi.js"
+import type { Validation } from "../../GrokError.js"
 
 export interface Endpoint<A> {
   /** Names the call in spans, metrics and error text: "chat", "models", … */
@@ -27,4 +29,6 @@ export interface Endpoint<A> {
   readonly accept?: (answer: { readonly status: number; readonly body: string }) => Option.Option<A>
   /** Usage to settle the token reservation and the metrics with. */
   readonly usage: (value: A) => GrokApi.Usage | undefined
+  /** The same call for another model, for fallback models; absent for calls that are not about a model. */
+  readonly retarget?: (model: string) => Effect.Effect<Endpoint<A>, Validation>
 }

@@ -1,6 +1,7 @@
 /**
- * One call, top-down: deadline → retry → admission → attempt (transport, size cap, decode, classify) → feedback.
- * Each stage is its own module; this one only composes them and records the call as a whole.
+ * One call, top-down: deadline → key refresh → fallback models → retry (and the retry budget) → breaker →
+ * admission → attempt (transport, size cap, decode, classify) → feedback. Each stage is its own module; this one
+ * composes them, for whole answers here and for streams in `stream.ts`, and records the call as a whole.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -12,16 +13,22 @@ import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Alerts from "../../Alerts.js"
+import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { GrokError } from "../../GrokError.js"
 import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimiter from "../../RateLimiter.js"
+import * as RetryBudget from "../../RetryBudget.js"
 import * as RetryPolicy from "../../RetryPolicy.js"
 import { admit } from "./admission.js"
+import { amend } from "./amend.js"
 import * as Attempt from "./attempt.js"
+import * as Breaker from "./breaker.js"
+import * as Credentials from "./credentials.js"
 import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
+import { chain, falling } from "./fallback.js"
 import { report } from "./feedback.js"
-import { retrying, type Progress } from "./retry.js"
+import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
 /** What a call may set; the client's options fill the rest. */
 export interface Settings {
@@ -30,19 +37,25 @@ export interface Settings {
   readonly deadline?: Duration.DurationInput | undefined
   readonly attemptTimeout?: Duration.DurationInput | undefined
   readonly maxQueueWait?: Duration.DurationInput | undefined
+  readonly fallbackModels?: ReadonlyArray<string> | undefined
 }
 
 /** What the client was built with. */
 export interface Client {
+  /** The base URL without a trailing slash: with the model, the key of a breaker. */
+  readonly baseUrl: string
+  readonly credentials: Credentials.Credentials
   readonly transport: Omit<Attempt.Transport, "timeout">
   readonly defaults: Settings & {
     readonly retry: RetryPolicy.RetryPolicy
     readonly attemptTimeout: Duration.DurationInput
   }
-  /** Services found when the client was built; the call's own context wins over them. */
+  /** Services found (or, for the breaker and the budget, made) when the client was built; the call's own win. */
   readonly built: {
     readonly limiter: Option.Option<RateLimiter.Service>
     readonly alerts: Option.Option<Alerts.AlertMonitor.Service>
+    readonly breaker: Option.Option<CircuitBreaker.Service>
+    readonly budget: Option.Option<RetryBudget.Service>
   }
 }
 
@@ -50,112 +63,194 @@ export interface Success<A> {
   readonly value: A
   readonly requestId: string | undefined
   readonly attempts: number
+  /** The model that answered: the call's own, or one of its fallbacks. */
+  readonly model: string
 }
 
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
-export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => {
-  // A copy, since the error may be shared; `stack` is not enumerable and must be carried over by hand.
-  const copy: E = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { attempts })
-  Object.defineProperty(copy, "stack", { value: error.stack, enumerable: false, writable: true, configurable: true })
-  return copy
-}
+export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
 
 const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
   Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
 
+/**
+ * A service for the client's construction: the one in the context, else one made from `options`, else none when
+ * `options` is false.
+ */
+export const foundOrMade = <I, S, O, E, R>(
+  tag: Context.Tag<I, S>,
+  options: O | false | undefined,
+  make: (options: O | undefined) => Effect.Effect<S, E, R>
+): Effect.Effect<Option.Option<S>, E, R> =>
+  Effect.flatMap(Effect.serviceOption(tag), (found) =>
+    Option.isSome(found) || options === false ? Effect.succeed(found) : Effect.map(make(options), Option.some)
+  )
+
 /** Calls the limiter does not admit still report to something. */
 export const unlimitedPermit: RateLimiter.Permit = { report: () => Effect.void }
 
-/** One attempt: admitted (when the endpoint is), sent, classified, fed back. */
-const attemptOnce = <A>(
-  client: Client,
-  endpoint: Endpoint<A>,
-  limiter: RateLimiter.Service,
-  ticket: RateLimiter.Ticket,
-  timeout: Duration.DurationInput
-) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const permit = endpoint.admitted ? yield* admit(limiter, ticket) : unlimitedPermit
-      const sent = yield* Clock.currentTimeMillis
-      const exchange = yield* Attempt.send({ ...client.transport, timeout }, endpoint)
-      const durationMillis = (yield* Clock.currentTimeMillis) - sent
-      yield* report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
-      return yield* Either.match(exchange.result, {
-        onLeft: Effect.fail,
-        onRight: (value) => Effect.succeed({ value, requestId: exchange.requestId })
-      })
-    })
-  )
+/** What every call settles before its first attempt, shared by its stages. */
+export interface Prepared {
+  readonly started: number
+  readonly deadline: Deadline.Deadline
+  readonly policy: RetryPolicy.RetryPolicy
+  readonly limiter: RateLimiter.Service
+  readonly breaker: CircuitBreaker.Service | undefined
+  readonly budget: RetryBudget.Service
+  readonly timeout: Duration.DurationInput
+  readonly maxQueueWait: Duration.DurationInput | undefined
+  readonly progress: Progress
+  readonly used: Attempt.KeyUse
+  /** The model tried last, for the call's metrics. */
+  model: string
+}
 
-const recordCall = (
-  client: Client,
-  model: string,
-  progress: Progress,
-  started: number,
-  exit: Exit.Exit<unknown, GrokError>
-) =>
+export const prepare = (client: Client, model: string, call: Settings): Effect.Effect<Prepared> =>
   Effect.gen(function* () {
-    const durationMillis = (yield* Clock.currentTimeMillis) - started
+    const { defaults, built } = client
+    return {
+      started: yield* Clock.currentTimeMillis,
+      deadline: yield* Deadline.start(call.deadline ?? defaults.deadline),
+      policy: call.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => defaults.retry),
+      limiter: Option.getOrElse(yield* serviceOr(RateLimiter.RateLimiter, built.limiter), () => RateLimiter.unlimited),
+      breaker: Option.getOrUndefined(yield* serviceOr(CircuitBreaker.CircuitBreaker, built.breaker)),
+      budget: Option.getOrElse(yield* serviceOr(RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
+      timeout: call.attemptTimeout ?? defaults.attemptTimeout,
+      maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait,
+      progress: { attempts: 0 },
+      used: { generation: 0 },
+      model
+    }
+  })
+
+/** The limiter ticket of one model's attempts. */
+export const ticketOf = (
+  prepared: Prepared,
+  call: Settings,
+  cost: { readonly model: string; readonly estimatedTokens: number }
+): Effect.Effect<RateLimiter.Ticket> =>
+  RateLimiter.ticketFor(cost, { priority: call.priority, maxQueueWait: prepared.maxQueueWait })
+
+/** The retry stage's options for `model`: the breaker holds a retry back when it is open or probing. */
+export const retryOptions = (client: Client, prepared: Prepared, model: string): RetryOptions => {
+  const { policy, deadline, progress, budget, breaker } = prepared
+  const key = Breaker.keyOf(client.baseUrl, model)
+  const heldBack = breaker === undefined ? Effect.succeed(false) : Breaker.holdsBack(breaker, key)
+  return { policy, deadline, model, progress, budget, heldBack }
+}
+
+/** How one attempt on `model` passes the breaker now. */
+export const gateOf = (
+  client: Client,
+  prepared: Prepared,
+  model: string,
+  fallbackNext: boolean
+): Effect.Effect<Breaker.Gate> =>
+  Effect.map(Clock.currentTimeMillis, (now) => ({
+    breaker: prepared.breaker,
+    key: Breaker.keyOf(client.baseUrl, model),
+    model,
+    maxWaitMillis: Breaker.waitMillis({
+      deadline: prepared.deadline,
+      maxQueueWaitMillis:
+        prepared.maxQueueWait === undefined ? undefined : Duration.toMillis(Duration.decode(prepared.maxQueueWait)),
+      fallbackNext,
+      now
+    }),
+    refused: Effect.sync(() => {
+      prepared.progress.attempts--
+    })
+  }))
+
+/**
+ * The outer stages, shared by whole answers and streams: the deadline around everything, the key refresh around
+ * the models, each model run by `perModel` (told whether a fallback follows).
+ */
+export const outer = <A>(
+  client: Client,
+  prepared: Prepared,
+  models: ReadonlyArray<string>,
+  perModel: (model: string, fallbackNext: boolean) => Effect.Effect<A, GrokError>
+): Effect.Effect<A, GrokError> => {
+  const onModel = (model: string, fallbackNext: boolean) =>
+    Effect.suspend(() => {
+      prepared.model = model
+      return perModel(model, fallbackNext)
+    })
+  const refreshed = Credentials.refreshing(client.credentials, prepared.used, falling(models, onModel))
+  return Deadline.bound(prepared.deadline, models[0]!, refreshed)
+}
+
+/** The models a call tries: its own, then the fallbacks (only for calls that can be sent to another model). */
+export const modelsOf = (client: Client, call: Settings, model: string, retargetable: boolean) =>
+  chain(model, retargetable ? (call.fallbackModels ?? client.defaults.fallbackModels ?? []) : [])
+
+const recordCall = (client: Client, prepared: Prepared, exit: Exit.Exit<unknown, GrokError>) =>
+  Effect.gen(function* () {
+    const durationMillis = (yield* Clock.currentTimeMillis) - prepared.started
     const outcome = GrokMetrics.outcomeOfExit(exit)
-    yield* GrokMetrics.recordCall({ model, outcome, attempts: progress.attempts, durationMillis })
+    const attempts = prepared.progress.attempts
+    yield* GrokMetrics.recordCall({ model: prepared.model, outcome, attempts, durationMillis })
     const alerts = yield* serviceOr(Alerts.AlertMonitor, client.built.alerts)
     if (Option.isNone(alerts)) return
     const status = Exit.isSuccess(exit) ? 200 : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
     yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
   })
 
-/** What every call settles before its first attempt: deadline, policy, limiter, ticket, attempt timeout. */
-export const prepare = (
-  client: Client,
-  endpoint: { readonly model: string; readonly estimatedTokens: number },
-  call: Settings
-) =>
+/** A call's final error or value, with the attempts it took; the call recorded as a whole, by the last model. */
+export const finish = <A>(client: Client, prepared: Prepared, effect: Effect.Effect<A, GrokError>) =>
+  effect.pipe(
+    Effect.tap(() => Effect.annotateCurrentSpan("grok.answered_model", prepared.model)),
+    Effect.mapError((error) => withAttempts(error, prepared.progress.attempts)),
+    Effect.onExit((exit) => recordCall(client, prepared, exit))
+  )
+
+/** One attempt: through the breaker, admitted (when the endpoint is), sent, classified, fed back. */
+const attemptOnce = <A>(client: Client, prepared: Prepared, endpoint: Endpoint<A>, ticket: RateLimiter.Ticket) =>
   Effect.gen(function* () {
-    const { defaults } = client
-    const started = yield* Clock.currentTimeMillis
-    const deadline = yield* Deadline.start(call.deadline ?? defaults.deadline)
-    const policy = call.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => defaults.retry)
-    const limiter = Option.getOrElse(
-      yield* serviceOr(RateLimiter.RateLimiter, client.built.limiter),
-      () => RateLimiter.unlimited
-    )
-    const ticket = yield* RateLimiter.ticketFor(endpoint, {
-      priority: call.priority,
-      maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait
+    const permit = endpoint.admitted ? yield* admit(prepared.limiter, ticket) : unlimitedPermit
+    const sent = yield* Clock.currentTimeMillis
+    const transport = { ...client.transport, timeout: prepared.timeout }
+    const exchange = yield* Attempt.send(transport, endpoint, prepared.used)
+    const durationMillis = (yield* Clock.currentTimeMillis) - sent
+    yield* report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
+    return yield* Either.match(exchange.result, {
+      onLeft: Effect.fail,
+      onRight: (value) => Effect.succeed({ value, requestId: exchange.requestId })
     })
-    const timeout = call.attemptTimeout ?? defaults.attemptTimeout
-    const progress: Progress = { attempts: 0 }
-    return { started, deadline, policy, limiter, ticket, timeout, progress }
   })
 
-/** A call's final error or value, with the attempts it took; the call recorded as a whole. */
-export const finish = <A>(
+/** The call on one model, retried by the policy. */
+const onModel = <A>(
   client: Client,
+  prepared: Prepared,
+  call: Settings,
+  primary: Endpoint<A>,
   model: string,
-  prepared: { readonly progress: Progress; readonly started: number },
-  effect: Effect.Effect<A, GrokError>
-): Effect.Effect<A, GrokError> =>
-  effect.pipe(
-    Effect.mapError((error) => withAttempts(error, prepared.progress.attempts)),
-    Effect.onExit((exit) => recordCall(client, model, prepared.progress, prepared.started, exit))
-  )
+  fallbackNext: boolean
+): Effect.Effect<Success<A>, GrokError> =>
+  Effect.gen(function* () {
+    const endpoint =
+      model === primary.model || primary.retarget === undefined ? primary : yield* primary.retarget(model)
+    const ticket = yield* ticketOf(prepared, call, endpoint)
+    const attempt = (n: number) =>
+      Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+        Effect.scoped(Breaker.guarded(gate, attemptOnce(client, prepared, endpoint, ticket)))
+      ).pipe(
+        Effect.withSpan("grok.attempt", {
+          attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n }
+        })
+      )
+    const ok = yield* retrying(retryOptions(client, prepared, model), attempt)
+    return { ...ok, attempts: prepared.progress.attempts, model }
+  })
 
 /** Runs one call of `endpoint` through every stage. */
 export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
   Effect.gen(function* () {
-    const prepared = yield* prepare(client, endpoint, call)
-    const { deadline, limiter, policy, progress, ticket, timeout } = prepared
-    const attempts = retrying({ policy, deadline, model: endpoint.model, progress }, (n) =>
-      attemptOnce(client, endpoint, limiter, ticket, timeout).pipe(
-        Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n }
-        })
-      )
-    )
-    const bounded = Effect.map(Deadline.bound(deadline, endpoint.model, attempts), (ok) => ({
-      ...ok,
-      attempts: progress.attempts
-    }))
-    return yield* finish(client, endpoint.model, prepared, bounded)
+    const prepared = yield* prepare(client, endpoint.model, call)
+    const models = modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
+    const perModel = (model: string, fallbackNext: boolean) =>
+      onModel(client, prepared, call, endpoint, model, fallbackNext)
+    return yield* finish(client, prepared, outer(client, prepared, models, perModel))
   })

@@ -1,7 +1,13 @@
 /**
- * The retry stage: runs attempts until one succeeds or the policy, the pipeline's own rule or the deadline says
- * stop. The rule comes first and no `Schedule` can override it: an error whose `isRetryable` is false (which
- * already reflects `x-should-retry`) is never retried, whatever the policy.
+ * The retry stage: runs attempts until one succeeds or the policy, the pipeline's own rule, the deadline or the
+ * client's retry budget says stop. The rule comes first and no `Schedule` can override it: an error whose
+ * `isRetryable` is false (which already reflects `x-should-retry`) is never retried, whatever the policy. A retry
+ * the policy and the deadline allow is then paid for from the retry budget; when the budget refuses, the call
+ * fails with its last error marked `retryBudgetSpent`. A success gives the budget back its refund.
+ *
+ * While the model's breaker holds calls back, the policy's delay is not slept: the next attempt waits for the
+ * breaker's probe anyway, and the probe's verdict is the better backoff (a call that slept on would wake late,
+ * after the probe had already released every other call).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -9,7 +15,9 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Intervals from "effect/ScheduleIntervals"
 import type { GrokError } from "../../GrokError.js"
 import * as GrokMetrics from "../../GrokMetrics.js"
+import type * as RetryBudget from "../../RetryBudget.js"
 import type { RetryPolicy } from "../../RetryPolicy.js"
+import { amend } from "./amend.js"
 import * as Deadline from "./deadline.js"
 
 /** How far a call got; written by this stage only, read by the pipeline when the deadline cuts the call off. */
@@ -34,6 +42,9 @@ export interface Options {
   readonly deadline: Deadline.Deadline
   readonly model: string
   readonly progress: Progress
+  readonly budget: RetryBudget.Service
+  /** Whether the next attempt will wait for the breaker's probe (it is open or probing). */
+  readonly heldBack: Effect.Effect<boolean>
 }
 
 /** Runs `attempt` (given its number, from 1) under the policy. */
@@ -41,10 +52,12 @@ export const retrying = <A>(
   options: Options,
   attempt: (n: number) => Effect.Effect<A, GrokError>
 ): Effect.Effect<A, GrokError> => {
-  const { policy, progress } = options
-  const loop = (state: unknown): Effect.Effect<A, GrokError> => {
+  const { policy, progress, budget } = options
+  /** `tries` counts this stage's attempts; `progress.attempts` those of the whole call (models and refreshes). */
+  const loop = (state: unknown, tries: number): Effect.Effect<A, GrokError> => {
     const n = ++progress.attempts
-    return Effect.catchAll(attempt(n), (error) =>
+    const tried = Effect.tap(attempt(n), () => budget.onSuccess(tries === 1))
+    return Effect.catchAll(tried, (error) =>
       Effect.gen(function* () {
         if (!error.isRetryable) {
           yield* giveUp(error, n, "not retryable")
@@ -61,16 +74,20 @@ export const retrying = <A>(
           yield* giveUp(error, n, "the deadline leaves no time to retry")
           return yield* Effect.flatMap(Deadline.exceeded(options.model, error), Effect.fail)
         }
-        const delayMillis = Math.max(0, startAt - now)
+        if (!(yield* budget.tryAcquire(error))) {
+          yield* giveUp(error, n, "the retry budget is spent")
+          return yield* Effect.fail(amend(error, { retryBudgetSpent: true }))
+        }
+        const delayMillis = (yield* options.heldBack) ? 0 : Math.max(0, startAt - now)
         yield* GrokMetrics.recordRetry({ model: options.model, errorTag: error._tag })
         yield* Effect.annotateCurrentSpan({ "grok.retry_delay_ms": delayMillis })
         yield* Effect.logDebug("grok call failed: retrying").pipe(
           Effect.annotateLogs({ ...context(error, n), delayMillis })
         )
         if (delayMillis > 0) yield* Effect.sleep(delayMillis)
-        return yield* loop(next)
+        return yield* loop(next, tries + 1)
       })
     )
   }
-  return Effect.suspend(() => loop(policy.initial))
+  return Effect.suspend(() => loop(policy.initial, 1))
 }

@@ -2,7 +2,8 @@
  * Streamed calls on the same stages. An attempt is admitted, sent and retried like any call until its first item
  * arrives: a 429, a 503, a reset or a stall before it is judged by the retry stage, and nothing has reached the
  * consumer. After the first item nothing is replayed: a failure ends the stream with its typed error. The permit is
- * held until the stream ends, and the usage the stream carries settles it.
+ * held until the stream ends, and the usage the stream carries settles it. The breaker judges an attempt by its
+ * opening (its first items, or the failure before them), and a fallback model takes over only before them.
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
@@ -23,7 +24,7 @@ import type { StreamAnswer } from "../stream/answer.js"
 import { recordStream } from "../streamMetrics.js"
 import { admit } from "./admission.js"
 import * as Attempt from "./attempt.js"
-import * as Deadline from "./deadline.js"
+import * as Breaker from "./breaker.js"
 import { report } from "./feedback.js"
 import * as Pipeline from "./pipeline.js"
 import { retrying } from "./retry.js"
@@ -41,6 +42,8 @@ export interface StreamEndpoint<A> {
   ) => Stream.Stream<A, GrokError.GrokError>
   /** The usage an item carries (the last chunk of a chat stream, `response.completed`), if any. */
   readonly usage: (item: A) => GrokApi.Usage | undefined
+  /** The same call for another model, for fallback models. */
+  readonly retarget?: (model: string) => Effect.Effect<StreamEndpoint<A>, GrokError.Validation>
 }
 
 export interface StreamSettings extends Pipeline.Settings {
@@ -79,6 +82,9 @@ interface Attempting<A> {
   readonly ticket: RateLimiter.Ticket
   readonly timeout: Duration.DurationInput
   readonly idleTimeout: Duration.DurationInput
+  /** The breaker pass of an attempt, computed when it starts. */
+  readonly gate: Effect.Effect<Breaker.Gate>
+  readonly used: Attempt.KeyUse
 }
 
 /** Tracks what the consumer received, for the usage settle and the stream metrics. */
@@ -102,12 +108,10 @@ const openOnce = <A>(ctx: Attempting<A>): Effect.Effect<Opened<A>, GrokError.Gro
   Effect.gen(function* () {
     const { client, endpoint } = ctx
     const scope = yield* Scope.make()
-    const inScope = <B, E>(effect: Effect.Effect<B, E, Scope.Scope>) => Scope.extend(effect, scope)
-    const permit = endpoint.admitted
-      ? yield* inScope(admit(ctx.limiter, ctx.ticket)).pipe(
-          Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
-        )
-      : Pipeline.unlimitedPermit
+    const inScope = <B, E>(effect: Effect.Effect<B, E, Scope.Scope>) =>
+      Scope.extend(effect, scope).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+    const pass = yield* inScope(Effect.flatMap(ctx.gate, Breaker.enter))
+    const permit = endpoint.admitted ? yield* inScope(admit(ctx.limiter, ctx.ticket)) : Pipeline.unlimitedPermit
     const sentAt = yield* Clock.currentTimeMillis
     let head: { status: number | undefined; requestId: string | undefined; info: RateLimitHeaders.RateLimitInfo } = {
       status: undefined,
@@ -125,7 +129,8 @@ const openOnce = <A>(ctx: Attempting<A>): Effect.Effect<Opened<A>, GrokError.Gro
         })
       )
     const opening = Effect.gen(function* () {
-      const response = yield* inScope(Attempt.open({ ...client.transport, timeout: ctx.timeout }, endpoint.request))
+      const transport = { ...client.transport, timeout: ctx.timeout }
+      const response = yield* Scope.extend(Attempt.open(transport, endpoint.request, ctx.used), scope)
       const { info, requestId } = Attempt.headOf(response, yield* Clock.currentTimeMillis, client.transport.secrets)
       head = { status: response.status, requestId, info }
       const answer: StreamAnswer = {
@@ -136,13 +141,14 @@ const openOnce = <A>(ctx: Attempting<A>): Effect.Effect<Opened<A>, GrokError.Gro
         secrets: client.transport.secrets,
         idleTimeout: ctx.idleTimeout
       }
-      const pull = yield* inScope(Stream.toPull(endpoint.decode(response.stream, answer)))
+      const pull = yield* Scope.extend(Stream.toPull(endpoint.decode(response.stream, answer)), scope)
       return { pull, first: yield* pullFirst(pull, answer) }
     })
     const { first, pull } = yield* opening.pipe(
-      Effect.tapError((error) => settle(Either.left(error), undefined)),
+      Effect.tapError((error) => Effect.zipRight(settle(Either.left(error), undefined), Breaker.judge(pass, error))),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
+    yield* Breaker.judge(pass)
     const seen = observer(endpoint, sentAt, yield* Clock.currentTimeMillis)
     seen.see(first)
     return {
@@ -165,31 +171,43 @@ const openOnce = <A>(ctx: Attempting<A>): Effect.Effect<Opened<A>, GrokError.Gro
 
 const interrupted = new GrokError.Transient({ reason: "StreamCut", detail: "the consumer stopped reading" })
 
-/** Runs `perAttempt` under the retry stage and the deadline, and records the call. */
+/** Runs `perAttempt` under the outer stages and the retry stage, and records the call. */
 const attempting = <A, B>(
   client: Pipeline.Client,
   endpoint: StreamEndpoint<A>,
   call: StreamSettings,
   perAttempt: (ctx: Attempting<A>) => Effect.Effect<B, GrokError.GrokError>
-): Effect.Effect<{ readonly value: B; readonly attempts: number }, GrokError.GrokError> =>
+): Effect.Effect<{ readonly value: B; readonly attempts: number; readonly model: string }, GrokError.GrokError> =>
   Effect.gen(function* () {
-    const prepared = yield* Pipeline.prepare(client, endpoint, call)
-    const { deadline, limiter, policy, progress, ticket, timeout } = prepared
-    const ctx: Attempting<A> = { client, endpoint, limiter, ticket, timeout, idleTimeout: call.idleTimeout }
-    const attempts = retrying({ policy, deadline, model: endpoint.model, progress }, (n) =>
-      perAttempt(ctx).pipe(
-        Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": endpoint.model, "grok.call": endpoint.kind, "grok.attempt": n }
-        })
-      )
-    )
-    const value = yield* Pipeline.finish(
-      client,
-      endpoint.model,
-      prepared,
-      Deadline.bound(deadline, endpoint.model, attempts)
-    )
-    return { value, attempts: progress.attempts }
+    const prepared = yield* Pipeline.prepare(client, endpoint.model, call)
+    const { limiter, timeout, used } = prepared
+    const models = Pipeline.modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
+    const onModel = (model: string, fallbackNext: boolean) =>
+      Effect.gen(function* () {
+        const target =
+          model === endpoint.model || endpoint.retarget === undefined ? endpoint : yield* endpoint.retarget(model)
+        const ticket = yield* Pipeline.ticketOf(prepared, call, target)
+        const gate = Pipeline.gateOf(client, prepared, model, fallbackNext)
+        const ctx: Attempting<A> = {
+          client,
+          endpoint: target,
+          limiter,
+          ticket,
+          timeout,
+          idleTimeout: call.idleTimeout,
+          gate,
+          used
+        }
+        return yield* retrying(Pipeline.retryOptions(client, prepared, model), (n) =>
+          perAttempt(ctx).pipe(
+            Effect.withSpan("grok.attempt", {
+              attributes: { "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n }
+            })
+          )
+        )
+      })
+    const value = yield* Pipeline.finish(client, prepared, Pipeline.outer(client, prepared, models, onModel))
+    return { value, attempts: prepared.progress.attempts, model: prepared.model }
   })
 
 const itemsOf = <A>(open: Opened<A>): Stream.Stream<A, GrokError.GrokError> =>
@@ -227,5 +245,5 @@ export const runCollected = <A, B>(
         (open, exit) => open.close(exit)
       )
     ),
-    ({ attempts, value }) => ({ ...value, attempts })
+    ({ attempts, model, value }) => ({ ...value, attempts, model })
   )

@@ -198,7 +198,12 @@ export const generation = (state: State, generation: Generation, key: string, en
   }
 
   const sinceEpoch = env.nowMillis - state.epochMillis
-  const outage = scenario.outages.find((o) => o.fromMillis <= sinceEpoch && sinceEpoch < o.toMillis)
+  const outage = scenario.outages.find(
+    (o) =>
+      o.fromMillis <= sinceEpoch &&
+      sinceEpoch < o.toMillis &&
+      (o.models === undefined || o.models.includes(generation.model))
+  )
   if (outage) {
     const status = outage.status ?? 503
     return withPrompt(json(status, "outage", Errors.forStatus(status, generation.model)), generation.prompt)

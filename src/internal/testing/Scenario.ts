@@ -82,13 +82,15 @@ export type ScriptStep =
 
 /**
  * A window of time, relative to when the scenario was set, in which every generation request (chat or Responses)
- * gets `status`.
+ * for one of `models`, when given, gets `status`.
  */
 export interface Outage {
   readonly fromMillis: number
   readonly toMillis: number
   /** Default 503. */
   readonly status?: number
+  /** Only requests for these models get the outage; default every model. */
+  readonly models?: ReadonlyArray<string>
 }
 
 /**
@@ -158,7 +160,8 @@ const StreamFault = Schema.Literal(...streamFaultKinds)
 const OutageSchema = Schema.Struct({
   fromMillis: NonNegativeNumber,
   toMillis: NonNegativeNumber,
-  status: exact(Status)
+  status: exact(Status),
+  models: exact(Schema.Array(Schema.String.pipe(Schema.nonEmptyString())).pipe(Schema.minItems(1)))
 }).pipe(Schema.filter((outage) => outage.fromMillis <= outage.toMillis || "an outage must have fromMillis <= toMillis"))
 
 const ScriptStepSchema = Schema.Union(
