@@ -12,7 +12,7 @@ import type { BatchJournal } from "./batchJournal.js"
 import type { UsageError } from "./errors.js"
 import * as Input from "./input.js"
 import type * as Journal from "./journal.js"
-import type * as Records from "./records.js"
+import * as Records from "./records.js"
 import type { Tally } from "./tally.js"
 
 /**
@@ -50,7 +50,7 @@ export interface Target {
  * @since 0.2.0
  * @category keys
  */
-export const requestIdOf = (id: Records.Id): string => String(id)
+export const requestIdOf = (id: Records.Id): string => Records.idText(id)
 
 /** Writes an invalid line or notes a call; answers the calls that still need adding. */
 const sorter = (pass: Pass, ids: Map<string, Records.Id>) => (item: Input.Item) =>

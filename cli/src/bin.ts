@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `grok-resilience` executable.
+ * The `grok-resilience` executable. It handles SIGINT and SIGTERM itself, so it needs no wrapper to relay them.
  *
  * @since 0.1.0
  */
@@ -9,6 +9,9 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import { ExitCode } from "./errors.js"
 import { run } from "./main.js"
+import * as Signals from "./signals.js"
+
+const signals = Signals.watch((text) => void process.stderr.write(text))
 
 NodeRuntime.runMain(run(process.argv), {
   disableErrorReporting: true,
@@ -19,7 +22,7 @@ NodeRuntime.runMain(run(process.argv), {
         ? exit.value
         : ExitCode.failed
       : Cause.isInterruptedOnly(exit.cause)
-        ? ExitCode.interrupted
+        ? signals.interruptedCode()
         : ExitCode.failed
     process.exitCode = code
     // Leave once stdout and stderr have drained; a handle left open (a keep-alive socket) must not hold us.

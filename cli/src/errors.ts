@@ -26,8 +26,10 @@ export const ExitCode = {
   failed: 1,
   /** Bad options, unreadable input, invalid scenario, output locked by another run. */
   usage: 2,
-  /** Interrupted by Ctrl-C (SIGINT) or SIGTERM; the same command resumes. */
-  interrupted: 130
+  /** Interrupted by Ctrl-C (SIGINT); the same command resumes. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (`timeout`, systemd, Kubernetes); the same command resumes. */
+  terminated: 143
 } as const
 
 /**

@@ -6,12 +6,14 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import type { RateLimiter } from "grok-resilience"
 import { GrokApi } from "grok-resilience"
 import { describe, UsageError } from "./errors.js"
-import { type Line, linesOf } from "./lines.js"
+import * as JsonText from "./jsonText.js"
+import { type Fault, type Line, linesOf } from "./lines.js"
 import type { Api } from "./options.js"
 import * as Records from "./records.js"
 import * as ResponseInput from "./responseInput.js"
@@ -111,6 +113,89 @@ const MAX_MESSAGE = 300
 const shorten = (text: string): string => (text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text)
 
 /**
+ * The longest input line read: a longer one is skipped unread (memory stays bounded) and refused.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
+
+/** The first problem of a request, with where it is (`messages[0].role: Expected …`), not the schema's outline. */
+const firstIssue = (error: ParseResult.ParseError): string => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  if (issue === undefined) return error.message
+  const path = issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")
+  return path === "" ? issue.message : `${path.slice(path.startsWith(".") ? 1 : 0)}: ${issue.message}`
+}
+
+const hex = (byte: number): string => `0x${byte.toString(16).toUpperCase().padStart(2, "0")}`
+
+const describeFault = (line: Line, fault: Fault): string =>
+  fault._tag === "NotUtf8"
+    ? `not UTF-8: byte ${hex(fault.byte)} at byte offset ${fault.offset} of the line (offset ` +
+      `${line.start + fault.offset} of the file); JSON text must be UTF-8`
+    : `${fault.bytes} bytes long, over the limit of ${fault.limit} bytes per line; not read`
+
+const invalid = (line: number, id: Records.Id | null, message: string): Invalid => ({
+  _tag: "Invalid",
+  line,
+  key: id === null ? Records.lineKey(line) : Records.idKey(id),
+  record: Records.invalid(id, line, `Line ${line}: ${message}`)
+})
+
+/** A line of `--api responses`: its request read by `ResponseInput`, its priority checked as for chat. */
+const responsesCall = (
+  model: string,
+  line: number,
+  id: Records.Id,
+  key: string,
+  fields: Record<string, unknown>
+): Item => {
+  const decoded = ResponseInput.request(fields, model)
+  if (Either.isLeft(decoded)) {
+    const problem = decoded.left
+    return invalid(
+      line,
+      id,
+      typeof problem === "string" ? problem : shorten(`not a valid request: ${firstIssue(problem)}`)
+    )
+  }
+  const priority = fields.priority
+  if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
+  return { _tag: "Call", api: "responses", line, id, key, request: decoded.right, priority }
+}
+
+/** A line of `--api chat`: a prompt or messages, its fields copied into a chat request. */
+const chatCall = (model: string, line: number, id: Records.Id, key: string, fields: Record<string, unknown>): Item => {
+  const hasPrompt = fields.prompt !== undefined
+  const hasMessages = fields.messages !== undefined
+  if (hasPrompt === hasMessages) {
+    const hint = !hasPrompt && fields.input !== undefined ? ' ("input" needs --api responses)' : ""
+    return invalid(line, id, `give exactly one of "prompt" (a string) or "messages" (an array)${hint}`)
+  }
+  if (hasPrompt && (typeof fields.prompt !== "string" || fields.prompt.length === 0)) {
+    return invalid(line, id, '"prompt" must be a non-empty string')
+  }
+  const priority = fields.priority
+  if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
+
+  const request: Record<string, unknown> = { model }
+  for (const name of REQUEST_FIELDS) if (fields[name] !== undefined) request[name] = fields[name]
+  request.messages = hasPrompt ? [{ role: "user", content: fields.prompt }] : fields.messages
+  const decoded = GrokApi.decodeChatRequest(request)
+  if (Either.isLeft(decoded)) return invalid(line, id, shorten(`not a valid request: ${firstIssue(decoded.left)}`))
+  return {
+    _tag: "Call",
+    api: "chat",
+    line,
+    id,
+    key,
+    request: decoded.right,
+    priority
+  }
+}
+
+/**
  * A stateful parser for the lines of one run: it remembers the ids seen (and the line of each), so that a repeated
  * id becomes an error line without an id. Blank lines give `undefined`.
  *
@@ -120,79 +205,35 @@ const shorten = (text: string): string => (text.length > MAX_MESSAGE ? `${text.s
 export const parser = (defaults: { readonly model: string; readonly api?: Api }) => {
   const firstLine = new Map<string, number>()
 
-  const invalid = (line: number, id: Records.Id | null, message: string): Invalid => ({
-    _tag: "Invalid",
-    line,
-    key: id === null ? Records.lineKey(line) : Records.idKey(id),
-    record: Records.invalid(id, line, `Line ${line}: ${message}`)
-  })
-
-  /** A line of `--api responses`: its request read by `ResponseInput`, its priority checked as for chat. */
-  const responsesCall = (line: number, id: Records.Id, key: string, fields: Record<string, unknown>): Item => {
-    const decoded = ResponseInput.request(fields, defaults.model)
-    if (Either.isLeft(decoded)) {
-      const problem = decoded.left
-      return invalid(
-        line,
-        id,
-        typeof problem === "string" ? problem : shorten(`not a valid request: ${problem.message}`)
-      )
-    }
-    const priority = fields.priority
-    if (!isPriority(priority)) return invalid(line, id, BAD_PRIORITY)
-    return { _tag: "Call", api: "responses", line, id, key, request: decoded.right, priority }
-  }
-
   return (line: Line): Item | undefined => {
+    if (line.fault !== undefined) return invalid(line.number, null, describeFault(line, line.fault))
     if (line.text.trim() === "") return undefined
+    const shape = JsonText.outline(line.text, JsonText.MAX_DEPTH)
+    if (shape._tag === "TooDeep") {
+      return invalid(line.number, null, `nests arrays and objects deeper than ${shape.limit} levels`)
+    }
     let value: unknown
     try {
       value = JSON.parse(line.text)
     } catch (error) {
-      return invalid(line.number, null, `not valid JSON (${describe(error)})`)
+      return invalid(line.number, null, shorten(`not valid JSON (${describe(error)})`))
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       return invalid(line.number, null, "not a JSON object")
     }
     const fields = value as Record<string, unknown>
-    if (!Records.isId(fields.id)) {
-      return invalid(line.number, null, 'no "id" (a non-empty string or a number)')
-    }
-    const id = fields.id
+    if (shape.idMembers > 1) return invalid(line.number, null, 'more than one "id" member')
+    const id = shape.id === undefined ? undefined : Records.idFromJson(shape.id)
+    if (id === undefined) return invalid(line.number, null, 'no "id" (a non-empty string or a number)')
     const key = Records.idKey(id)
     const first = firstLine.get(key)
     if (first !== undefined) {
-      return invalid(line.number, null, `duplicate id ${JSON.stringify(id)} (first on line ${first})`)
+      return invalid(line.number, null, `duplicate id ${shorten(id.json)} (first on line ${first})`)
     }
     firstLine.set(key, line.number)
-    if (defaults.api === "responses") return responsesCall(line.number, id, key, fields)
-
-    const hasPrompt = fields.prompt !== undefined
-    const hasMessages = fields.messages !== undefined
-    if (hasPrompt === hasMessages) {
-      const hint = !hasPrompt && fields.input !== undefined ? ' ("input" needs --api responses)' : ""
-      return invalid(line.number, id, `give exactly one of "prompt" (a string) or "messages" (an array)${hint}`)
-    }
-    if (hasPrompt && (typeof fields.prompt !== "string" || fields.prompt.length === 0)) {
-      return invalid(line.number, id, '"prompt" must be a non-empty string')
-    }
-    const priority = fields.priority
-    if (!isPriority(priority)) return invalid(line.number, id, BAD_PRIORITY)
-
-    const request: Record<string, unknown> = { model: defaults.model }
-    for (const name of REQUEST_FIELDS) if (fields[name] !== undefined) request[name] = fields[name]
-    request.messages = hasPrompt ? [{ role: "user", content: fields.prompt }] : fields.messages
-    const decoded = GrokApi.decodeChatRequest(request)
-    if (Either.isLeft(decoded)) return invalid(line.number, id, shorten(`not a valid request: ${decoded.left.message}`))
-    return {
-      _tag: "Call",
-      api: "chat",
-      line: line.number,
-      id,
-      key,
-      request: decoded.right,
-      priority
-    }
+    return defaults.api === "responses"
+      ? responsesCall(defaults.model, line.number, id, key, fields)
+      : chatCall(defaults.model, line.number, id, key, fields)
   }
 }
 
@@ -209,4 +250,4 @@ export const lines = (path: string): Stream.Stream<Line, UsageError> =>
       catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
     }),
     (fd) => Effect.sync(() => Fs.closeSync(fd))
-  ).pipe(Stream.flatMap((fd) => Stream.fromIteratorSucceed(linesOf(fd), 32)))
+  ).pipe(Stream.flatMap((fd) => Stream.fromIteratorSucceed(linesOf(fd, { maxLineBytes: MAX_LINE_BYTES }), 32)))

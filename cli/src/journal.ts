@@ -4,7 +4,8 @@
  * included) leaves at most a torn last line, which the next run cuts off.
  *
  * A lock file (`<output>.lock`, holding the pid, see `./lock.ts`) keeps two runs from appending to the same file; a
- * lock left by a process that no longer exists is taken over.
+ * lock left by a process that no longer exists is taken over. Both are placed at the file's real path, with every
+ * symbolic link followed.
  *
  * @since 0.1.0
  */
@@ -14,6 +15,7 @@ import * as Fs from "node:fs"
 import { describe, UsageError } from "./errors.js"
 import { linesOf } from "./lines.js"
 import * as Lock from "./lock.js"
+import * as Paths from "./paths.js"
 import * as Records from "./records.js"
 
 /**
@@ -164,14 +166,19 @@ const recover = (path: string, options: Options): { finished: Map<string, Record
  */
 export const open = (path: string, options: Options): Effect.Effect<Journal, UsageError, Scope.Scope> =>
   Effect.gen(function* () {
-    yield* Lock.acquire(path)
+    // Every step works on the file itself: a link to it takes the same lock, and the rewrite replaces the file.
+    const target = yield* Effect.try({
+      try: () => Paths.resolveTarget(path),
+      catch: (error) => new UsageError({ message: `cannot find the results file ${path}: ${describe(error)}` })
+    })
+    yield* Lock.acquire(target)
     const { finished, recovery } = yield* Effect.try({
-      try: () => recover(path, options),
+      try: () => recover(target, options),
       catch: (error) => new UsageError({ message: `cannot prepare the results file ${path}: ${describe(error)}` })
     })
     const fd = yield* Effect.acquireRelease(
       Effect.try({
-        try: () => Fs.openSync(path, "a"),
+        try: () => Fs.openSync(target, "a"),
         catch: (error) => new UsageError({ message: `cannot open the results file ${path}: ${describe(error)}` })
       }),
       (fd) =>
@@ -185,7 +192,7 @@ export const open = (path: string, options: Options): Effect.Effect<Journal, Usa
     )
     const append = (record: Records.ResultLine) =>
       Effect.try({
-        try: () => writeAll(fd, `${JSON.stringify(record)}\n`),
+        try: () => writeAll(fd, `${Records.encode(record)}\n`),
         catch: (error) => new UsageError({ message: `cannot write to the results file ${path}: ${describe(error)}` })
       })
     return { path, recovery, finished: (key: string) => finished.get(key), append } satisfies Journal

@@ -1,11 +1,22 @@
 /**
- * Reading a file line by line in constant memory, with the byte offset where each line ends, so that the journal
- * can cut a torn last line off. Reads are synchronous and chunked (64 KiB): one read takes microseconds and keeps
- * the code free of back-pressure plumbing.
+ * Reading a file line by line in constant memory, with the byte offsets where each line starts and ends, so that the
+ * journal can cut a torn last line off and a refused input line can say where its fault is. Reads are synchronous
+ * and chunked (64 KiB): one read takes microseconds and keeps the code free of back-pressure plumbing.
  *
  * @since 0.1.0
  */
 import * as Fs from "node:fs"
+import * as Utf8 from "./utf8.js"
+
+/**
+ * Why a line has no text: its bytes are not UTF-8, or it is longer than the reader accepts.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Fault =
+  | { readonly _tag: "NotUtf8"; readonly offset: number; readonly byte: number }
+  | { readonly _tag: "TooLong"; readonly bytes: number; readonly limit: number }
 
 /**
  * One line of a file, without its line terminator.
@@ -16,15 +27,61 @@ import * as Fs from "node:fs"
 export interface Line {
   /** 1-based line number. */
   readonly number: number
+  /** The decoded text; empty when `fault` is set. */
   readonly text: string
+  /** Byte offset of the line's first byte. */
+  readonly start: number
   /** Byte offset just past the line's `\n` (or past its last byte when the file ends without one). */
   readonly end: number
   /** Whether the line ended with `\n`; only the last line of a file can be unterminated. */
   readonly terminated: boolean
+  readonly fault: Fault | undefined
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** Longest line kept in memory; a longer one is skipped (in constant memory) and given a `TooLong` fault. */
+  readonly maxLineBytes?: number
 }
 
 const CHUNK = 64 * 1024
 const NEWLINE = 0x0a
+
+/** Gathers the bytes of the current line, or only counts them once it is too long. */
+class Pending {
+  private chunks: Array<Buffer> = []
+  size = 0
+  constructor(private readonly limit: number) {}
+
+  add(bytes: Buffer, copy: boolean): void {
+    this.size += bytes.length
+    if (this.size > this.limit) this.chunks = []
+    else if (bytes.length > 0) this.chunks.push(copy ? Buffer.from(bytes) : bytes)
+  }
+
+  take(): Buffer | undefined {
+    const bytes =
+      this.size > this.limit ? undefined : this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)
+    this.chunks = []
+    this.size = 0
+    return bytes
+  }
+}
+
+const toLine = (
+  bytes: Buffer | undefined,
+  at: { readonly number: number; readonly start: number; readonly end: number; readonly terminated: boolean },
+  size: number,
+  limit: number
+): Line => {
+  if (bytes === undefined) return { ...at, text: "", fault: { _tag: "TooLong", bytes: size, limit } }
+  const decoded = Utf8.decode(bytes)
+  if (decoded._tag === "NotUtf8") return { ...at, text: "", fault: decoded }
+  return { ...at, text: stripCr(decoded.text), fault: undefined }
+}
 
 /**
  * The lines of an open file descriptor, read from offset 0. The caller owns (and closes) the descriptor.
@@ -32,10 +89,12 @@ const NEWLINE = 0x0a
  * @since 0.1.0
  * @category constructors
  */
-export function* linesOf(fd: number): Generator<Line, void, undefined> {
+export function* linesOf(fd: number, options: Options = {}): Generator<Line, void, undefined> {
+  const limit = options.maxLineBytes ?? Number.POSITIVE_INFINITY
   const buffer = Buffer.allocUnsafe(CHUNK)
-  let pending: Array<Buffer> = []
+  const pending = new Pending(limit)
   let position = 0
+  let lineStart = 0
   let number = 0
   for (;;) {
     const read = Fs.readSync(fd, buffer, 0, CHUNK, position)
@@ -43,19 +102,19 @@ export function* linesOf(fd: number): Generator<Line, void, undefined> {
     let start = 0
     for (let i = 0; i < read; i++) {
       if (buffer[i] !== NEWLINE) continue
-      const piece = buffer.subarray(start, i)
-      const bytes = pending.length > 0 ? Buffer.concat([...pending, piece]) : piece
-      pending = []
-      number++
-      yield { number, text: stripCr(bytes.toString("utf8")), end: position + i + 1, terminated: true }
+      pending.add(buffer.subarray(start, i), false)
+      const size = pending.size
+      const end = position + i + 1
+      yield toLine(pending.take(), { number: ++number, start: lineStart, end, terminated: true }, size, limit)
+      lineStart = end
       start = i + 1
     }
-    if (start < read) pending.push(Buffer.from(buffer.subarray(start, read)))
+    if (start < read) pending.add(buffer.subarray(start, read), true)
     position += read
   }
-  if (pending.length > 0) {
-    number++
-    yield { number, text: stripCr(Buffer.concat(pending).toString("utf8")), end: position, terminated: false }
+  if (pending.size > 0) {
+    const size = pending.size
+    yield toLine(pending.take(), { number: ++number, start: lineStart, end: position, terminated: false }, size, limit)
   }
 }
 

@@ -211,5 +211,14 @@ export const acquire = (path: string, options: Options = {}): Effect.Effect<void
       }
       return Effect.fail(heldError(path, lockPath, result.holder))
     })
-  return Effect.acquireRelease(take(options.creatingRetries ?? 5), () => Effect.sync(() => release(lockPath, pid)))
+  // Also released when the process exits without closing the scope (a second Ctrl-C exits at once).
+  const onExit = () => void release(lockPath, pid)
+  return Effect.acquireRelease(
+    Effect.tap(take(options.creatingRetries ?? 5), () => Effect.sync(() => process.once("exit", onExit))),
+    () =>
+      Effect.sync(() => {
+        process.removeListener("exit", onExit)
+        release(lockPath, pid)
+      })
+  )
 }

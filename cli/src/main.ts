@@ -80,7 +80,8 @@ const answer = (command: ReturnType<typeof make>, args: ReadonlyArray<string>, v
 
 /**
  * Runs the command line (`argv` as in `process.argv`, node and script first) and resolves to the exit code:
- * 0 all ok, 1 some failed, 2 usage or configuration error. Interruption is left to the caller (exit code 130).
+ * 0 all ok, 1 some failed, 2 usage or configuration error. Interruption is left to the caller (exit code 130 after
+ * SIGINT, 143 after SIGTERM).
  *
  * @since 0.1.0
  * @category running

@@ -26,6 +26,8 @@ export const defaults = {
   maxAttempts: 8,
   maxWait: "60s",
   timeout: "120s",
+  grace: "5s",
+  giveUpAfter: "10m",
   idleTimeout: "120s",
   api: "chat",
   limiterKey: "grok"
@@ -172,6 +174,16 @@ export const batchOptions = {
     "Longest server-requested wait (Retry-After) to honour; a 429 asking for longer fails the call"
   ),
   timeout: durationOption("timeout", defaults.timeout, "Time limit of one attempt"),
+  grace: durationOption(
+    "grace",
+    defaults.grace,
+    "On Ctrl-C or SIGTERM, how long calls already on their way may take to finish and be written"
+  ),
+  giveUpAfter: durationOption(
+    "give-up-after",
+    defaults.giveUpAfter,
+    "Stop calling when no call has succeeded for this long and the server answers 429; the rest get a line"
+  ),
   api: Options.choice("api", ["chat", "responses"] as const).pipe(
     Options.withDefault(defaults.api),
     Options.withDescription(
@@ -240,6 +252,8 @@ export interface BatchConfig extends BatchApiConfig {
   readonly maxAttempts: number
   readonly maxWait: Duration.Duration
   readonly timeout: Duration.Duration
+  readonly grace: Duration.Duration
+  readonly giveUpAfter: Duration.Duration
   readonly api: Api
   readonly stream: boolean
   readonly idleTimeout: Duration.Duration

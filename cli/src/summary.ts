@@ -20,6 +20,8 @@ export interface Context {
   readonly failures: number
   /** Of those, the failed calls that `--retry-failed` sends again (the rest are refused input lines). */
   readonly retriable: number
+  /** The grace period given to calls on their way when the run was interrupted, formatted. */
+  readonly grace?: string
 }
 
 /**
@@ -42,6 +44,12 @@ export const human = (summary: Summary, context: Context): string => {
     `results: ${context.output}`
   ]
   if (summary.outcome === "interrupted") {
+    if (summary.abandoned > 0) {
+      lines.push(
+        `${summary.abandoned} calls on their way got no answer within the ${context.grace ?? "grace period"}; ` +
+          "they are sent again on resume"
+      )
+    }
     lines.push(
       `interrupted: ${summary.total - summary.remaining} of ${summary.total} done; run the same command again to resume`
     )

@@ -60,6 +60,8 @@ export interface Summary {
   readonly skippedAlreadyDone: number
   /** Input lines with no result yet (after an interruption or a stop). */
   readonly remaining: number
+  /** Calls in flight when the run was interrupted whose answer did not come within the grace period. */
+  readonly abandoned: number
 }
 
 /**
@@ -125,7 +127,7 @@ export class Tally {
     }
   }
 
-  summary(outcome: Outcome): Summary {
+  summary(outcome: Outcome, abandoned = 0): Summary {
     return {
       outcome,
       total: this.total,
@@ -141,7 +143,8 @@ export class Tally {
       tokens: { ...this.tokens },
       costUsd: Math.round(this.costUsd * 1e6) / 1e6,
       skippedAlreadyDone: this.skipped,
-      remaining: Math.max(0, this.total - this.done)
+      remaining: Math.max(0, this.total - this.done),
+      abandoned
     }
   }
 }

@@ -67,6 +67,8 @@ describe("grok-resilience batch", () => {
       "--max-attempts",
       "--max-wait",
       "--timeout",
+      "--grace",
+      "--give-up-after",
       "--redis",
       "--limiter-key",
       "--json-summary",
@@ -318,9 +320,12 @@ describe("grok-resilience batch", () => {
   })
 
   // SIGINT is Ctrl-C; SIGTERM is what a service manager or `docker stop` sends to the plain-node bin itself.
-  it.each(["SIGINT", "SIGTERM"] as const)(
-    "stops on %s with exit code 130, keeps every result received and says how to resume",
-    async (signal) => {
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143]
+  ] as const)(
+    "stops on %s with exit code %i, keeps every result received and says how to resume",
+    async (signal, code) => {
       const server = await serve({ latencyMillis: 200 })
       const { input, output } = files(signal)
       writeInput(input, prompts(60))
@@ -339,7 +344,7 @@ describe("grok-resilience batch", () => {
       await waitForLines(output, 5)
       run.child.kill(signal)
       const result = await run.done
-      expect(result.code).toBe(130)
+      expect(result.code).toBe(code)
       expect(result.stderr).toContain("run the same command again to resume")
       const results = readResults(output)
       const summary = jsonSummary(result.stdout)

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Input from "../src/input.js"
 import * as Logging from "../src/logging.js"
 import * as Progress from "../src/progress.js"
+import * as Records from "../src/records.js"
 import { parseDuration } from "../src/options.js"
 import { Tally } from "../src/tally.js"
 import * as Duration from "effect/Duration"
@@ -10,8 +11,10 @@ import * as Duration from "effect/Duration"
 const line = (number: number, value: unknown) => ({
   number,
   text: typeof value === "string" ? value : JSON.stringify(value),
+  start: 0,
   end: 0,
-  terminated: true
+  terminated: true,
+  fault: undefined
 })
 
 describe("Input", () => {
@@ -20,7 +23,7 @@ describe("Input", () => {
     const item = parse(line(1, { id: "a", prompt: "hi", temperature: 0.5, label: "mine", priority: "low" }))
     expect(item).toMatchObject({
       _tag: "Call",
-      id: "a",
+      id: { json: '"a"' },
       priority: "low",
       request: { model: "grok-4", messages: [{ role: "user", content: "hi" }], temperature: 0.5 }
     })
@@ -42,9 +45,16 @@ describe("Input", () => {
   it("refuses a line with both prompt and messages, or an invalid request, under the line's id", () => {
     const parse = Input.parser({ model: "grok-4" })
     const both = parse(line(1, { id: "a", prompt: "x", messages: [] }))
-    expect(both).toMatchObject({ _tag: "Invalid", record: { id: "a", error: { reason: "InvalidInput" } } })
+    expect(both).toMatchObject({ _tag: "Invalid", record: { id: { json: '"a"' }, error: { reason: "InvalidInput" } } })
     const hot = parse(line(2, { id: "b", prompt: "x", temperature: 9 }))
-    expect(hot).toMatchObject({ _tag: "Invalid", record: { id: "b", error: { _tag: "Validation" } } })
+    expect(hot).toMatchObject({ _tag: "Invalid", record: { id: { json: '"b"' }, error: { _tag: "Validation" } } })
+    expect(hot?._tag === "Invalid" && hot.record.error.message).toBe(
+      "Line 2: not a valid request: temperature: Expected a number between 0 and 2, actual 9"
+    )
+    const role = parse(line(3, { id: "c", messages: [{ role: "robot", content: "x" }] }))
+    expect(role?._tag === "Invalid" && role.record.error.message).toMatch(
+      /^Line 3: not a valid request: messages\[0\]\.role: /
+    )
   })
 
   it('treats 1 and "1" as the same id and answers the repeat without an id', () => {
@@ -77,7 +87,7 @@ describe("Progress", () => {
     const tally = new Tally()
     tally.total = 10
     tally.add({
-      id: "a",
+      id: Records.stringId("a"),
       ok: true,
       content: "",
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, cost_in_usd_ticks: 1e8 },

@@ -31,10 +31,17 @@ describe("Journal", () => {
     Effect.gen(function* () {
       const path = file(`${okLine("a")}\n${failedLine("b", "Transient")}\n`)
       const journal = yield* open(path)
-      expect(journal.finished(Records.idKey("a"))).toMatchObject({ ok: true })
-      expect(journal.finished(Records.idKey("b"))).toMatchObject({ ok: false, retriable: true })
-      expect(journal.finished(Records.idKey("c"))).toBeUndefined()
-      yield* journal.append({ id: "c", ok: true, content: "c", usage: null, attempts: 1, requestId: null })
+      expect(journal.finished(Records.idKey(Records.stringId("a")))).toMatchObject({ ok: true })
+      expect(journal.finished(Records.idKey(Records.stringId("b")))).toMatchObject({ ok: false, retriable: true })
+      expect(journal.finished(Records.idKey(Records.stringId("c")))).toBeUndefined()
+      yield* journal.append({
+        id: Records.stringId("c"),
+        ok: true,
+        content: "c",
+        usage: null,
+        attempts: 1,
+        requestId: null
+      })
       expect(Fs.readFileSync(path, "utf8").trim().split("\n")).toHaveLength(3)
     })
   )
@@ -44,7 +51,7 @@ describe("Journal", () => {
       const path = file(`${okLine("a")}\n{"id":"b","ok":tr`)
       const journal = yield* open(path)
       expect(journal.recovery.tornLineRemoved).toBe(true)
-      expect(journal.finished(Records.idKey("b"))).toBeUndefined()
+      expect(journal.finished(Records.idKey(Records.stringId("b")))).toBeUndefined()
       expect(Fs.readFileSync(path, "utf8")).toBe(`${okLine("a")}\n`)
     })
   )
@@ -66,8 +73,8 @@ describe("Journal", () => {
       )
       const journal = yield* open(path, { retryFailed: true })
       expect(journal.recovery.failedDropped).toBe(1)
-      expect(journal.finished(Records.idKey("b"))).toBeUndefined()
-      expect(journal.finished(Records.idKey("c"))).toMatchObject({ ok: false, retriable: false })
+      expect(journal.finished(Records.idKey(Records.stringId("b")))).toBeUndefined()
+      expect(journal.finished(Records.idKey(Records.stringId("c")))).toMatchObject({ ok: false, retriable: false })
       expect(journal.finished(Records.lineKey(4))).toMatchObject({ ok: false })
       expect(Fs.readFileSync(path, "utf8")).not.toContain('"b"')
     })
@@ -77,7 +84,7 @@ describe("Journal", () => {
     Effect.gen(function* () {
       const path = file(`${okLine("a")}\n`)
       const journal = yield* open(path, { fresh: true })
-      expect(journal.finished(Records.idKey("a"))).toBeUndefined()
+      expect(journal.finished(Records.idKey(Records.stringId("a")))).toBeUndefined()
       expect(Fs.readFileSync(path, "utf8")).toBe("")
     })
   )

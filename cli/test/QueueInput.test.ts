@@ -78,7 +78,7 @@ describeRedis("grok-resilience queue push, collect and interruption", "any", () 
       await waitUntil(async () => (await held()) === 4, 30_000, "4 items in flight")
       worker.child.kill("SIGTERM")
       const stopped = await worker.done
-      expect(stopped.code).toBe(130)
+      expect(stopped.code).toBe(143)
       expect(stopped.stderr).toContain("4 unfinished items handed back")
       // Pending again now, not after --reclaim-after (10 minutes).
       expect(await status(redis.url, job)).toMatchObject({ total: 10, pending: 10, inFlight: 0, done: 0 })

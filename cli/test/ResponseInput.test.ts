@@ -5,8 +5,10 @@ import * as Send from "../src/send.js"
 const line = (number: number, value: unknown) => ({
   number,
   text: JSON.stringify(value),
+  start: 0,
   end: 0,
-  terminated: true
+  terminated: true,
+  fault: undefined
 })
 
 /** A parser of its own for each test: a parser remembers the ids it has seen. */
@@ -21,7 +23,7 @@ describe("ResponseInput", () => {
     expect(item).toMatchObject({
       _tag: "Call",
       api: "responses",
-      id: "a",
+      id: { json: '"a"' },
       request: { model: "grok-4", input: "hi", instructions: "Be brief.", max_output_tokens: 50 }
     })
     const request = item?._tag === "Call" ? (item.request as Record<string, unknown>) : {}

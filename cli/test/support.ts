@@ -69,12 +69,23 @@ export interface Running {
   readonly done: Promise<Finished>
 }
 
-/** Starts the CLI with these arguments (after `grok-resilience`); a variable set to `undefined` in `env` is unset. */
-export const startCli = async (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMillis?: number } = {}
-): Promise<Running> => {
-  const command = await cliCommand()
+/**
+ * The node arguments that run the CLI from its sources in one process, with tsx as a loader. (The `tsx` command
+ * itself is a wrapper process; it does not reliably relay SIGTERM to its child.)
+ */
+export const tsxLoaderCommand: ReadonlyArray<string> = ["--import", "tsx", Path.join(root, "cli/src/bin.ts")]
+
+export interface StartOptions {
+  /** A variable set to `undefined` here is unset. */
+  readonly env?: NodeJS.ProcessEnv
+  readonly timeoutMillis?: number
+  /** Node arguments before the CLI's own; default `cliCommand()`. */
+  readonly command?: ReadonlyArray<string>
+}
+
+/** Starts the CLI with these arguments (after `grok-resilience`). */
+export const startCli = async (args: ReadonlyArray<string>, options: StartOptions = {}): Promise<Running> => {
+  const command = options.command ?? (await cliCommand())
   const env = { ...cleanEnv(), ...options.env }
   for (const name of Object.keys(env)) if (env[name] === undefined) delete env[name]
   const child = spawn(process.execPath, [...command, ...args], {
@@ -98,13 +109,11 @@ export const startCli = async (
 }
 
 /** Runs the CLI to the end. */
-export const runCli = async (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMillis?: number } = {}
-): Promise<Finished> => (await startCli(args, options)).done
+export const runCli = async (args: ReadonlyArray<string>, options: StartOptions = {}): Promise<Finished> =>
+  (await startCli(args, options)).done
 
 /** A fresh temporary directory. */
-export const tempDir = (): string => Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-cli-"))
+export const tempDir = (): string => Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-cli-")))
 
 /** Writes input lines: objects are serialised, strings written as they are. */
 export const writeInput = (path: string, lines: ReadonlyArray<unknown>): string => {
@@ -144,14 +153,18 @@ export const readResults = (path: string, options: { readonly allowTornLast?: bo
 export const completeLines = (path: string): number =>
   Fs.existsSync(path) ? readResults(path, { allowTornLast: true }).length : 0
 
-/** Polls (real time, test harness only) until the file holds at least `n` complete lines. */
-export const waitForLines = async (path: string, n: number, timeoutMillis = 10_000): Promise<void> => {
+/** Polls (real time, test harness only) until `ready` holds. */
+export const waitUntil = async (what: string, ready: () => boolean, timeoutMillis = 10_000): Promise<void> => {
   const until = Date.now() + timeoutMillis
-  while (completeLines(path) < n) {
-    if (Date.now() > until) throw new Error(`${path} did not reach ${n} lines in ${timeoutMillis} ms`)
+  while (!ready()) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMillis} ms`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Polls (real time, test harness only) until the file holds at least `n` complete lines. */
+export const waitForLines = (path: string, n: number, timeoutMillis = 10_000): Promise<void> =>
+  waitUntil(`${path} reaching ${n} lines`, () => completeLines(path) >= n, timeoutMillis)
 
 /** How many times each id occurs. */
 export const idCounts = (results: ReadonlyArray<ResultLine>): Map<unknown, number> => {

@@ -15,12 +15,6 @@ import * as Store from "./store.js"
 /** Keys read per round trip. */
 const PAGE = 1_000
 
-/** A stored result line, read back as the journal would read it; undefined when it is not one. */
-const decode = (text: string): Records.ResultLine | undefined => {
-  if (Records.readBack(text) === undefined) return undefined
-  return JSON.parse(text) as Records.ResultLine
-}
-
 export const run = (
   config: CollectConfig,
   stderr: (text: string) => void
@@ -44,7 +38,7 @@ export const run = (
             if (!seen.ok) tally.failed++
             continue
           }
-          const record = lines[i] === undefined ? undefined : decode(lines[i]!)
+          const record = lines[i] === undefined ? undefined : Records.decode(lines[i]!)
           if (record === undefined) {
             tally.unreadable++
             continue

@@ -10,6 +10,7 @@ import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import { ExitCode, type UsageError } from "../errors.js"
 import * as Input from "../input.js"
+import * as Records from "../records.js"
 import type { Line } from "../lines.js"
 import { redactUrl } from "../limiter.js"
 import * as Connection from "./connection.js"
@@ -33,7 +34,7 @@ const toPushed = (item: Input.Item, line: Line): Store.Pushed =>
         hash: contentHash(line.text),
         kind: "refused",
         line: line.number,
-        payload: JSON.stringify(item.record)
+        payload: Records.encode(item.record)
       }
 
 /** Displays a key (`i<id>` or `l<line>`) the way a user wrote it. */

@@ -38,12 +38,19 @@ interface Stats {
 
 /** The result line of one taken item; an entry that is not one of ours (no text) is refused like a bad line. */
 const resultOf = (send: Send.Send, parse: Parse, entry: Store.Entry, stats: Stats) => {
-  const item = parse({ number: entry.line, text: entry.text ?? "", end: 0, terminated: true })
+  const item = parse({
+    number: entry.line,
+    text: entry.text ?? "",
+    start: 0,
+    end: 0,
+    terminated: true,
+    fault: undefined
+  })
   if (item === undefined) {
     return Effect.succeed<Records.ResultLine>(Records.invalid(null, entry.line, `Line ${entry.line}: empty item`))
   }
   if (item._tag === "Invalid") return Effect.succeed<Records.ResultLine>(item.record)
-  if (stats.stoppedBy !== undefined) return Effect.succeed(Records.notSent(item.id, stats.stoppedBy))
+  if (stats.stoppedBy !== undefined) return Effect.succeed(Records.notSent(item.id, Records.stopAfter(stats.stoppedBy)))
   const options = item.priority !== undefined ? { priority: item.priority } : {}
   return Effect.map(Effect.either(send(item, options)), (result) => {
     if (Either.isRight(result)) {
@@ -78,7 +85,7 @@ const workOn = (w: Worker, entry: Store.Entry) =>
       )
     : Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(resultOf(w.send, w.parse, entry, w.stats)), (record) =>
-          Effect.map(w.store.complete(entry.entryId, entry.key!, JSON.stringify(record), !record.ok), (stored) => {
+          Effect.map(w.store.complete(entry.entryId, entry.key!, Records.encode(record), !record.ok), (stored) => {
             if (stored) w.stats.stored++
             else w.stats.twice++
           })
