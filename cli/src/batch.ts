@@ -7,7 +7,6 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -103,17 +102,6 @@ const clientLayer = (
     Layer.orDie
   )
 
-/**
- * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
- *
- * @since 0.2.0
- * @category config
- */
-export const environment = Config.all({
-  apiKey: Config.option(Config.redacted("XAI_API_KEY")),
-  baseUrl: Config.option(Config.string("XAI_BASE_URL"))
-})
-
 const resolvePath = (path: string, what: string) =>
   Effect.try({
     try: () => Paths.resolveTarget(path),
@@ -130,16 +118,7 @@ const prepare = (config: BatchConfig, io: Io) =>
       try: () => countNonBlankLines(config.input),
       catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
     })
-    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
-    const target = yield* Endpoint.plan({
-      baseUrl: Option.getOrElse(
-        Option.orElse(config.baseUrl, () => env.baseUrl),
-        () => defaults.baseUrl
-      ),
-      apiKey: Option.orElse(config.apiKey, () => env.apiKey),
-      fake: config.fake,
-      fakeScenario: config.fakeScenario
-    })
+    const target = yield* Endpoint.planFromFlags(config, defaults.baseUrl)
     const limiter = yield* Layer.build(
       Limiter.layer({
         rpm: config.rpm,

@@ -18,7 +18,7 @@ import { GrokBatches, RetryPolicy } from "grok-resilience"
 import type { GrokApi, GrokError } from "grok-resilience"
 import { addAll, type Target } from "./batchApiAdd.js"
 import { writeResults } from "./batchApiResults.js"
-import { environment, type Io, processIo } from "./batch.js"
+import { type Io, processIo } from "./batch.js"
 import * as BatchJournal from "./batchJournal.js"
 import * as BatchProgress from "./batchProgress.js"
 import * as Endpoint from "./endpoint.js"
@@ -139,16 +139,7 @@ const setup = (config: BatchConfig) =>
       try: () => countNonBlankLines(config.input),
       catch: (error) => new UsageError({ message: `cannot read the input file: ${describe(error)}` })
     })
-    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
-    const target = yield* Endpoint.plan({
-      baseUrl: Option.getOrElse(
-        Option.orElse(config.baseUrl, () => env.baseUrl),
-        () => defaults.baseUrl
-      ),
-      apiKey: Option.orElse(config.apiKey, () => env.apiKey),
-      fake: config.fake,
-      fakeScenario: config.fakeScenario
-    })
+    const target = yield* Endpoint.planFromFlags(config, defaults.baseUrl)
     return { total, target }
   })
 

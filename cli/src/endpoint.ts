@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -105,3 +106,43 @@ export const start = (plan: Plan, notice: (text: string) => void): Effect.Effect
         )
         return { baseUrl: server.url, apiKey: Redacted.make(server.apiKey), fake: true }
       })
+
+/**
+ * The key and base URL from the environment (`XAI_API_KEY`, `XAI_BASE_URL`), each optional.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const environment = Config.all({
+  apiKey: Config.option(Config.redacted("XAI_API_KEY")),
+  baseUrl: Config.option(Config.string("XAI_BASE_URL"))
+})
+
+/**
+ * The plan from the command's flags, falling back to the environment, then to `defaultBaseUrl`: the one place
+ * `batch`, `--via batch-api` and `queue work` decide which server they call.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const planFromFlags = (
+  flags: {
+    readonly baseUrl: Option.Option<string>
+    readonly apiKey: Option.Option<Redacted.Redacted<string>>
+    readonly fake: boolean
+    readonly fakeScenario: Option.Option<string>
+  },
+  defaultBaseUrl: string
+): Effect.Effect<Plan, UsageError> =>
+  Effect.gen(function* () {
+    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
+    return yield* plan({
+      baseUrl: Option.getOrElse(
+        Option.orElse(flags.baseUrl, () => env.baseUrl),
+        () => defaultBaseUrl
+      ),
+      apiKey: Option.orElse(flags.apiKey, () => env.apiKey),
+      fake: flags.fake,
+      fakeScenario: flags.fakeScenario
+    })
+  })

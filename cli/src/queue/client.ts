@@ -4,7 +4,6 @@
  * and the sender of `--api` and `--stream`.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,26 +17,12 @@ import { defaults } from "../options.js"
 import * as Send from "../send.js"
 import type { WorkConfig } from "./options.js"
 
-const environment = Config.all({
-  apiKey: Config.option(Config.redacted("XAI_API_KEY")),
-  baseUrl: Config.option(Config.string("XAI_BASE_URL"))
-})
-
 export const make = (
   config: WorkConfig,
   notice: (text: string) => void
 ): Effect.Effect<Send.Send, UsageError, Scope.Scope> =>
   Effect.gen(function* () {
-    const env = yield* Effect.orElseSucceed(environment, () => ({ apiKey: Option.none(), baseUrl: Option.none() }))
-    const target = yield* Endpoint.plan({
-      baseUrl: Option.getOrElse(
-        Option.orElse(config.baseUrl, () => env.baseUrl),
-        () => defaults.baseUrl
-      ),
-      apiKey: Option.orElse(config.apiKey, () => env.apiKey),
-      fake: config.fake,
-      fakeScenario: config.fakeScenario
-    })
+    const target = yield* Endpoint.planFromFlags(config, defaults.baseUrl)
     const limiter = yield* Layer.build(
       Limiter.layer({
         rpm: config.rpm,
