@@ -22,7 +22,8 @@ export interface Gate {
 
 /**
  * The gate an answer sets, or `undefined` when its headers say nothing usable about the burst (no `remaining`,
- * no `reset`, or a bucket already full). A reset past `maxMillis` is cut there, as the limiter's holds are.
+ * no `reset`, or a bucket already full). A reset past `maxMillis` sets no gate at all, as a hold past it is not
+ * applied: an absurd reset (years away) must not freeze every call of the key.
  */
 export const fromWindow = (
   window: RateLimitHeaders.LimitWindow | undefined,
@@ -32,11 +33,11 @@ export const fromWindow = (
 ): Gate | undefined => {
   const remaining = window?.remaining
   const reset = window?.resetMillis
-  if (remaining === undefined || reset === undefined || !(reset > 0)) return undefined
+  if (remaining === undefined || reset === undefined || !(reset > 0) || reset > maxMillis) return undefined
   const period = window?.periodMillis
   const limit = window?.limit
   const refillPerMillis = period !== undefined && limit !== undefined && period > 0 && limit > 0 ? limit / period : 0
-  return { seq, remaining, atMillis: nowMillis, untilMillis: nowMillis + Math.min(reset, maxMillis), refillPerMillis }
+  return { seq, remaining, atMillis: nowMillis, untilMillis: nowMillis + reset, refillPerMillis }
 }
 
 /**
