@@ -80,8 +80,25 @@ const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   return joined
 }
 
-/** Reads the body as text, failing as soon as it grows past `max` bytes: memory stays bounded. */
-const readCapped = (response: HttpClientResponse.HttpClientResponse, max: number) =>
+/**
+ * Reads the body as text, failing as soon as it grows past `max` bytes: memory stays bounded. An uncompressed body
+ * that declares its length within the cap is read in one piece (most answers: no stream machinery per call); any
+ * other is counted as it arrives, so a gzip bomb or a lying length still stops at the cap.
+ */
+const readCapped = (response: HttpClientResponse.HttpClientResponse, max: number) => {
+  const declared = Number(response.headers["content-length"])
+  const encoded = (response.headers["content-encoding"] ?? "identity") !== "identity"
+  if (!encoded && Number.isInteger(declared) && declared >= 0 && declared <= max) {
+    return Effect.flatMap(response.arrayBuffer, (buffer) =>
+      buffer.byteLength > max
+        ? Effect.fail(new TooLarge(buffer.byteLength))
+        : Effect.succeed(new TextDecoder().decode(buffer))
+    )
+  }
+  return readCounted(response, max)
+}
+
+const readCounted = (response: HttpClientResponse.HttpClientResponse, max: number) =>
   Stream.runFoldEffect(
     response.stream,
     { parts: [] as Array<Uint8Array>, size: 0 },
