@@ -137,7 +137,8 @@ describe("Calls", () => {
       expect(run.requests()).toBe(1)
       expect(run.results()).toEqual([])
       expect(run.control.abandoned).toBe(1)
-    })
+      // Seeded: the default policy's full jitter may draw a first backoff under 10 ms, which would retry in time.
+    }).pipe(Effect.withRandom(Random.make("abandon-while-waiting")))
   )
 
   it.scoped("abandons, without another attempt, a call whose answer on its way asks for a retry", () =>
