@@ -14,17 +14,12 @@ import {
   startCli,
   tempDir,
   waitForLines,
-  writeInput
+  writeInput,
+  fakeServers
 } from "./support.js"
 
 let dir: string
-const servers: Array<FakeGrok.Started> = []
-
-const serve = async (scenario: FakeGrok.Scenario = {}) => {
-  const server = await FakeGrok.start(scenario)
-  servers.push(server)
-  return server
-}
+const { closeAll: closeServers, serve } = fakeServers()
 
 const arrivals = (server: FakeGrok.Service) => Effect.runSync(server.arrivals)
 const chatArrivals = (server: FakeGrok.Service) =>
@@ -44,7 +39,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.close()))
+  await closeServers()
   Fs.rmSync(dir, { recursive: true, force: true })
   disposeCli()
 })

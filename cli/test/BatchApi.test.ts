@@ -13,17 +13,12 @@ import {
   runCli,
   startCli,
   tempDir,
-  writeInput
+  writeInput,
+  fakeServers
 } from "./support.js"
 
 let dir: string
-const servers: Array<FakeGrok.Started> = []
-
-const serve = async (scenario: FakeGrok.Scenario = {}) => {
-  const server = await FakeGrok.start(scenario)
-  servers.push(server)
-  return server
-}
+const { closeAll: closeServers, serve } = fakeServers()
 
 const arrivals = (server: FakeGrok.Service) => Effect.runSync(server.arrivals)
 const against = (server: FakeGrok.Service) => ["--base-url", server.url, "--api-key", server.apiKey]
@@ -77,7 +72,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.close()))
+  await closeServers()
   disposeCli()
   Fs.rmSync(dir, { recursive: true, force: true })
 })

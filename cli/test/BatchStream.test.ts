@@ -12,17 +12,12 @@ import {
   readResults,
   runCli,
   tempDir,
-  writeInput
+  writeInput,
+  fakeServers
 } from "./support.js"
 
 let dir: string
-const servers: Array<FakeGrok.Started> = []
-
-const serve = async (scenario: FakeGrok.Scenario) => {
-  const server = await FakeGrok.start(scenario)
-  servers.push(server)
-  return server
-}
+const { closeAll: closeServers, serve } = fakeServers()
 
 const arrivalsAt = (server: FakeGrok.Service, path: string) =>
   Effect.runSync(server.arrivals).filter((arrival) => arrival.path === path)
@@ -69,7 +64,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.close()))
+  await closeServers()
   Fs.rmSync(dir, { recursive: true, force: true })
   disposeCli()
 })

@@ -18,11 +18,12 @@ import {
   tsxLoaderCommand,
   waitForLines,
   waitUntil,
-  writeInput
+  writeInput,
+  fakeServers
 } from "./support.js"
 
 let dir: string
-const servers: Array<FakeGrok.Started> = []
+const { closeAll: closeServers, serve } = fakeServers()
 let n = 0
 
 beforeAll(async () => {
@@ -31,16 +32,10 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.close()))
+  await closeServers()
   Fs.rmSync(dir, { recursive: true, force: true })
   disposeCli()
 })
-
-const serve = async (scenario: FakeGrok.Scenario) => {
-  const server = await FakeGrok.start(scenario)
-  servers.push(server)
-  return server
-}
 
 const chatPrompts = (server: FakeGrok.Service) =>
   Effect.runSync(server.arrivals)

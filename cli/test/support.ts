@@ -8,6 +8,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { FakeGrok } from "grok-resilience/testing"
 
 /** The repository root (the working directory of the CLI processes). */
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -177,4 +178,19 @@ export const idCounts = (results: ReadonlyArray<ResultLine>): Map<unknown, numbe
 export const jsonSummary = (stdout: string): Record<string, any> => {
   const lines = stdout.trim().split("\n")
   return JSON.parse(lines[lines.length - 1]!) as Record<string, any>
+}
+
+/** The fake servers a test file starts, closed together in its `afterAll`. */
+export const fakeServers = () => {
+  const started: Array<FakeGrok.Started> = []
+  return {
+    serve: async (scenario: FakeGrok.Scenario = {}): Promise<FakeGrok.Started> => {
+      const server = await FakeGrok.start(scenario)
+      started.push(server)
+      return server
+    },
+    closeAll: async (): Promise<void> => {
+      await Promise.all(started.map((server) => server.close()))
+    }
+  }
 }
