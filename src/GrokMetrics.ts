@@ -13,10 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as GrokApi from "./GrokApi.js"
+import { labelled } from "./internal/labelledMetric.js"
 import type { RateLimitInfo } from "./RateLimitHeaders.js"
 
 /**
@@ -182,11 +182,7 @@ export const rateLimitRemaining = Metric.gauge("grok_ratelimit_remaining", {
 export const withLabels = <Type, In, Out>(
   metric: Metric.Metric<Type, In, Out>,
   labels: Readonly<Record<string, string>>
-): Metric.Metric<Type, In, Out> =>
-  Metric.taggedWithLabels(
-    metric,
-    Object.entries(labels).map(([key, value]) => MetricLabel.make(key, value))
-  )
+): Metric.Metric<Type, In, Out> => labelled(metric, labels)
 
 /**
  * The `status` label: the HTTP status as a string, or "none" when there was no answer.

@@ -1,8 +1,8 @@
 /** The rate limiter's gauges and the recording of a limiter snapshot; `GrokMetrics` re-exports them. */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as MetricLabel from "effect/MetricLabel"
 import type { Snapshot } from "./admission/contract.js"
+import { labelled } from "./labelledMetric.js"
 
 /**
  * `grok_limiter_queue_depth`: attempts waiting in the admission queue.
@@ -55,7 +55,7 @@ export const recordLimiterState = (o: {
       Metric.set(limiterCooldownActive, remainingMillis > 0 ? 1 : 0),
       Metric.set(limiterCooldownRemaining, remainingMillis / 1000),
       ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]) =>
-        Metric.set(Metric.taggedWithLabels(limiterAdaptiveRate, [MetricLabel.make("key", key)]), rate)
+        Metric.set(labelled(limiterAdaptiveRate, { key }), rate)
       )
     ],
     { discard: true }
