@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Either, type ParseResult, Schema } from "effect"
 import { readFileSync, readdirSync } from "node:fs"
 import * as GrokApi from "../src/GrokApi.js"
 import { decoder } from "../src/internal/fastDecode.js"
@@ -7,11 +7,12 @@ import { decoder } from "../src/internal/fastDecode.js"
 const preserve = { onExcessProperty: "preserve" } as const
 
 /** The compiled decoders of GrokApi beside Effect's own for the same schema. */
-const pairs = [
+type Decode = (input: unknown) => Either.Either<unknown, ParseResult.ParseError>
+const pairs: ReadonlyArray<readonly [string, Decode, Decode]> = [
   ["completion", GrokApi.decodeChatCompletion, Schema.decodeUnknownEither(GrokApi.ChatCompletion, preserve)],
   ["request", GrokApi.decodeChatRequest, Schema.decodeUnknownEither(GrokApi.ChatRequest, preserve)],
   ["chunk", GrokApi.decodeChatCompletionChunk, Schema.decodeUnknownEither(GrokApi.ChatCompletionChunk, preserve)]
-] as const
+]
 
 const completion = {
   extra: 0,
@@ -93,6 +94,10 @@ describe("compiled decoders", () => {
 
   it("put excess properties first, as Effect's decoder does, and return a copy", () => {
     const input = { choices: [], model: "m", later: true, id: "i" }
+    const request = GrokApi.decodeChatRequest({ extra: 1, messages: [{ role: "user", content: "hi" }], model: "m" })
+    if (Either.isLeft(request)) throw request.left
+    // With a rest record the unknown keys come last.
+    expect(Object.keys(request.right)).toEqual(["model", "messages", "extra"])
     const decoded = GrokApi.decodeChatCompletion(input)
     if (Either.isLeft(decoded)) throw decoded.left
     expect(Object.keys(decoded.right)).toEqual(["later", "id", "model", "choices"])

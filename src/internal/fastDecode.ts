@@ -27,9 +27,17 @@ class Unsupported {}
 const annotated = (ast: AST.AST): boolean =>
   Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))
 
+/**
+ * A struct, or a struct with `Schema.Record({ key: Schema.String, value: Schema.Unknown })` for the rest. Effect
+ * builds the output in this order: excess keys (any key without a rest, symbols with one), declared keys, then the
+ * rest's keys.
+ */
 const typeLiteral = (ast: AST.TypeLiteral): Check => {
-  if (ast.indexSignatures.length > 0) throw new Unsupported()
-  if (ast.propertySignatures.length === 0) return (input) => (input === null || input === undefined ? REFUSED : input)
+  const rest = ast.indexSignatures.length === 1 ? ast.indexSignatures[0]! : undefined
+  if (ast.indexSignatures.length > 1 || (rest !== undefined && !(anyString(rest.parameter) && anyValue(rest.type))))
+    throw new Unsupported()
+  if (ast.propertySignatures.length === 0 && rest === undefined)
+    return (input) => (input === null || input === undefined ? REFUSED : input)
   const fields = ast.propertySignatures.map((ps) => ({
     name: ps.name,
     optional: ps.isOptional,
@@ -39,16 +47,21 @@ const typeLiteral = (ast: AST.TypeLiteral): Check => {
   return (input) => {
     if (!Predicate.isRecord(input)) return REFUSED
     const output: Record<PropertyKey, unknown> = {}
-    for (const key of Reflect.ownKeys(input)) if (!declared.has(key)) output[key] = input[key]
+    const excess = rest === undefined ? Reflect.ownKeys(input) : Object.getOwnPropertySymbols(input)
+    for (const key of excess) if (!declared.has(key)) output[key] = input[key]
     for (const field of fields) {
       if (field.optional && !Object.prototype.hasOwnProperty.call(input, field.name)) continue
       const value = field.check(input[field.name])
       if (value === REFUSED) return REFUSED
       output[field.name] = value
     }
+    if (rest !== undefined) for (const key of Object.keys(input)) if (!declared.has(key)) output[key] = input[key]
     return output
   }
 }
+
+const anyString = (ast: AST.AST): boolean => AST.isStringKeyword(ast) && !annotated(ast)
+const anyValue = (ast: AST.AST): boolean => (AST.isUnknownKeyword(ast) || AST.isAnyKeyword(ast)) && !annotated(ast)
 
 const tupleType = (ast: AST.TupleType): Check => {
   if (ast.elements.length > 0 || ast.rest.length !== 1) throw new Unsupported()
