@@ -284,12 +284,16 @@ const PACING_PREFIXES = ["x-ratelimit", "ratelimit", "retry-after", "x-should-re
  * up among headers that lack them costs a scan of every key per name.
  */
 const mentionsPacing = (headers: HeaderInput): boolean => {
-  const names = isWhatwgHeaders(headers) ? headers.keys() : Object.keys(headers)
-  for (const name of names) {
+  const pacing = (name: string) => {
     const lower = name.toLowerCase()
-    if (PACING_PREFIXES.some((prefix) => lower.startsWith(prefix))) return true
+    return PACING_PREFIXES.some((prefix) => lower.startsWith(prefix))
   }
-  return false
+  if (!isWhatwgHeaders(headers)) return Object.keys(headers).some(pacing)
+  let found = false
+  headers.forEach((_, name) => {
+    found ||= pacing(name)
+  })
+  return found
 }
 
 /**

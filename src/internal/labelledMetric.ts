@@ -3,6 +3,8 @@
  * metric key each time, which was the largest part of recording one call; a reused one keeps Effect's cached
  * registry hook, so an update is a lookup.
  */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 
@@ -39,3 +41,18 @@ export const labelled = <Type, In, Out>(
   bySet.set(key, metricWithLabels)
   return metricWithLabels
 }
+
+/** One numeric metric update: the metric and its input (1 for an increment, the value for a gauge or a histogram). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- counters, gauges and histograms differ in Type only
+export type Update = readonly [Metric.Metric<any, number, unknown>, number]
+
+/**
+ * Applies the updates in one step, with the fiber's metric labels read once: what `Metric.update`, `increment` and
+ * `set` do for numeric counters, gauges and histograms, one effect each.
+ */
+export const updateAll = (updates: ReadonlyArray<Update>): Effect.Effect<void> =>
+  FiberRef.getWith(FiberRef.currentMetricLabels, (labels) =>
+    Effect.sync(() => {
+      for (const [metric, input] of updates) metric.unsafeUpdate(input, labels)
+    })
+  )
