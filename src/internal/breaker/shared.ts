@@ -20,6 +20,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Breaker from "./breaker.js"
@@ -60,6 +61,10 @@ interface Shared {
   /** Keys whose fleet probe lease this process holds. */
   readonly holding: Set<string>
   readonly outbox: Array<Push>
+  /** Rung when the outbox fills, for steps taken inside a wait (a probe timing out) that no report flushes. */
+  readonly bell: Queue.Queue<void>
+  /** One flush at a time, so pushes reach the fleet in the order they were decided. */
+  readonly sending: Effect.Semaphore
   /** Parked probe slots, woken by announcements. */
   readonly wakes: Map<string, Deferred.Deferred<void>>
   readonly health: { downUntil: number; down: boolean }
@@ -74,8 +79,10 @@ const observer =
     if (to.status !== "HalfOpen" || to.probeStartedAtMillis === undefined) self.holding.delete(key)
     if (self.adopting.has(key)) return
     const baseGen = self.gens.get(key) ?? 0
-    const push = (kind: Push["kind"]) =>
+    const push = (kind: Push["kind"]) => {
       self.outbox.push({ kind, key, baseGen, step: to.failedProbes, breakMillis: to.breakMillis })
+      Queue.unsafeOffer(self.bell, undefined)
+    }
     if (to.status === "Open" && from.status === "Closed") push("trip")
     else if (to.status === "Open" && from.status === "HalfOpen") push("reopen")
     else if (to.status === "Closed" && from.status === "HalfOpen") push("close")
@@ -158,10 +165,12 @@ const send = (shared: Shared, push: Push): Effect.Effect<void> => {
   }
 }
 
-/** Tells the fleet what the local steps since the last flush decided, in order. */
+/** Tells the fleet what the local steps decided, in order; returns once every push decided so far is sent. */
 const flush = (shared: Shared): Effect.Effect<void> =>
   Effect.uninterruptible(
-    Effect.suspend(() => Effect.forEach(shared.outbox.splice(0), (push) => send(shared, push), { discard: true }))
+    shared.sending.withPermits(1)(
+      Effect.suspend(() => Effect.forEach(shared.outbox.splice(0), (push) => send(shared, push), { discard: true }))
+    )
   )
 
 const epochOf = (shared: Shared, key: string): number | undefined => shared.core.entries.get(key)?.state.epoch
@@ -229,7 +238,7 @@ const claimed = (shared: Shared, key: string, scope: Scope.CloseableScope): Effe
       return "again"
     }
     const wait = answer._tag === "Busy" ? answer.leaseMillis : answer.record.remainingMillis
-    yield* Effect.forkIn(park(shared, key, epoch, scope, wait), shared.scope)
+    yield* Effect.forkIn(Effect.interruptible(park(shared, key, epoch, scope, wait)), shared.scope)
     return "again"
   })
 
@@ -283,11 +292,14 @@ export const make = (fleet: Fleet.Fleet, settings: Settings): Effect.Effect<Brea
       adopting: new Set(),
       holding: new Set(),
       outbox: [],
+      bell: yield* Queue.sliding<void>(1),
+      sending: yield* Effect.makeSemaphore(1),
       wakes: new Map(),
       health: { downUntil: 0, down: false }
     }
     shared = self
     const local = Breaker.fromCore(core)
     yield* Effect.forkScoped(Stream.runForEach(fleet.events, (event) => onEvent(self, event)))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Queue.take(self.bell), flush(self))))
     return { ...local, admit: (key, options) => admit(self, local, key, options) }
   })
