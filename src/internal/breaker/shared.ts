@@ -65,6 +65,8 @@ interface Shared {
   readonly bell: Queue.Queue<void>
   /** One flush at a time, so pushes reach the fleet in the order they were decided. */
   readonly sending: Effect.Semaphore
+  /** Flushes started and not done. */
+  flushing: number
   /** Parked probe slots, woken by announcements. */
   readonly wakes: Map<string, Deferred.Deferred<void>>
   readonly health: { downUntil: number; down: boolean }
@@ -167,19 +169,23 @@ const send = (shared: Shared, push: Push): Effect.Effect<void> => {
 
 /** Tells the fleet what the local steps decided, in order; returns once every push decided so far is sent. */
 const flush = (shared: Shared): Effect.Effect<void> =>
-  Effect.uninterruptible(
-    shared.sending.withPermits(1)(
-      Effect.suspend(() => Effect.forEach(shared.outbox.splice(0), (push) => send(shared, push), { discard: true }))
-    )
-  )
+  Effect.suspend(() => {
+    // The hot path: nothing decided, nothing being sent.
+    if (shared.outbox.length === 0 && shared.flushing === 0) return Effect.void
+    shared.flushing++
+    return shared.sending
+      .withPermits(1)(
+        Effect.suspend(() => Effect.forEach(shared.outbox.splice(0), (push) => send(shared, push), { discard: true }))
+      )
+      .pipe(Effect.ensuring(Effect.sync(() => shared.flushing--)), Effect.uninterruptible)
+  })
 
 const epochOf = (shared: Shared, key: string): number | undefined => shared.core.entries.get(key)?.state.epoch
 
 /** Gives the caller a pass held in `scope`: its reports, and the end of the caller's scope, reach the fleet. */
 const handOver = (shared: Shared, scope: Scope.CloseableScope, pass: Pass): Effect.Effect<Pass, never, Scope.Scope> =>
   Effect.gen(function* () {
-    yield* Effect.addFinalizer(() => flush(shared))
-    yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
+    yield* Effect.addFinalizer((exit) => Effect.zipRight(Scope.close(scope, exit), flush(shared)))
     return { probe: pass.probe, report: (outcome) => Effect.zipRight(pass.report(outcome), flush(shared)) }
   })
 
@@ -250,11 +256,11 @@ const admit = (
 ): Effect.Effect<Pass, CircuitOpenError, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
-      const start = yield* Clock.currentTimeMillis
+      const maxWait = options?.maxWaitMillis
+      const start = maxWait === undefined ? 0 : yield* Clock.currentTimeMillis
       while (true) {
-        const now = yield* Clock.currentTimeMillis
-        const maxWait = options?.maxWaitMillis
-        const left = maxWait === undefined ? undefined : Math.max(0, maxWait - (now - start))
+        const left =
+          maxWait === undefined ? undefined : Math.max(0, maxWait - ((yield* Clock.currentTimeMillis) - start))
         const scope = yield* Scope.make()
         const pass = yield* restore(local.admit(key, { maxWaitMillis: left })).pipe(
           Scope.extend(scope),
@@ -294,6 +300,7 @@ export const make = (fleet: Fleet.Fleet, settings: Settings): Effect.Effect<Brea
       outbox: [],
       bell: yield* Queue.sliding<void>(1),
       sending: yield* Effect.makeSemaphore(1),
+      flushing: 0,
       wakes: new Map(),
       health: { downUntil: 0, down: false }
     }
