@@ -12,7 +12,13 @@ import * as Logger from "effect/Logger"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Redis } from "ioredis"
-import type * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import { FetchHttpClient } from "@effect/platform"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import * as GrokClient from "../../src/GrokClient.js"
+import * as RetryPolicy from "../../src/RetryPolicy.js"
+import * as FakeGrok from "../../src/testing/FakeGrok.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { acquireServer, type RedisServer, startRedis } from "./server.js"
 import { describeRedis, freshPrefix } from "./support.js"
@@ -179,6 +185,36 @@ describeRedis("RedisStore.circuitBreaker across processes", "any", () => {
       expect(fromB.probe).toBe(true)
       expect(fromB.at - released).toBeLessThan(1_000)
     })
+  )
+
+  it.scopedLive(
+    "two GrokClients: one worker's failures open the model for both; the other sends nothing meanwhile",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* FakeGrok.make({ script: Array.from({ length: 5 }, () => "503" as const) })
+        const { a, b } = yield* pair(server.url, { breakSchedule: Schedule.spaced("500 millis") })
+        const worker = (breaker: CircuitBreaker.Service) =>
+          GrokClient.make({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.url, retry: RetryPolicy.none }).pipe(
+            Effect.provide(FetchHttpClient.layer),
+            Effect.provideService(CircuitBreaker.CircuitBreaker, breaker)
+          )
+        const [first, second] = [yield* worker(a), yield* worker(b)]
+        const hello = { model: "grok-4", messages: [{ role: "user" as const, content: "hello" }] }
+        for (let i = 0; i < 5; i++) yield* Effect.either(first.chat(hello))
+        const modelKey = `${fake.url.replace(/\/+$/, "")}|grok-4`
+        yield* eventually(Effect.map(b.state(modelKey), (status) => status === "Open"))
+        const refused = yield* Effect.either(second.chat(hello, { maxQueueWait: "50 millis" }))
+        expect(Either.isLeft(refused) && refused.left._tag === "Rejected" && refused.left.reason).toBe("CircuitOpen")
+        expect((yield* fake.arrivals).length).toBe(5)
+        // After the break one probe, from either worker, finds the model back and closes it for both.
+        const results = yield* Effect.all(
+          [first, second, first, second].map((grok) => Effect.either(grok.chat(hello))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Either.isLeft)).toEqual([])
+        expect((yield* fake.arrivals).length).toBe(9)
+        expect([yield* a.state(modelKey), yield* b.state(modelKey)]).toEqual(["Closed", "Closed"])
+      })
   )
 })
 
