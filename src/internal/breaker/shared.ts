@@ -109,11 +109,21 @@ const adopted = (state: State.State, record: Fleet.FleetRecord, now: number): St
   }
 }
 
+/** Past this many generations held, those of keys the breaker dropped (idle) are forgotten too. */
+const FORGET_FROM_KEYS = 2_000
+
+const remember = (shared: Shared, key: string, gen: number): void => {
+  if (shared.gens.size >= Math.max(FORGET_FROM_KEYS, 2 * shared.core.entries.size)) {
+    for (const held of shared.gens.keys()) if (!shared.core.entries.has(held)) shared.gens.delete(held)
+  }
+  shared.gens.set(key, Math.max(gen, shared.gens.get(key) ?? 0))
+}
+
 /** Moves the key to a fleet record newer than any seen; older or repeated records change nothing. */
 const adopt = (shared: Shared, key: string, record: Fleet.FleetRecord): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (record.gen <= (shared.gens.get(key) ?? 0)) return Effect.void
-    shared.gens.set(key, Math.max(record.gen, shared.gens.get(key) ?? 0))
+    remember(shared, key, record.gen)
     return Core.step(shared.core, key, (state, now) => {
       shared.adopting.add(key)
       return Effect.succeed({ state: adopted(state, record, now), result: undefined })
@@ -235,7 +245,7 @@ const claimed = (shared: Shared, key: string, scope: Scope.CloseableScope): Effe
     if (answer._tag === "Probe" || (answer._tag === "Closed" && answer.record.gen <= known)) {
       // The probe of the fleet's break (or of a local break the fleet never heard of).
       if (answer._tag === "Probe") shared.holding.add(key)
-      if (answer.record !== undefined) shared.gens.set(key, Math.max(known, answer.record.gen))
+      if (answer.record !== undefined) remember(shared, key, answer.record.gen)
       return "pass"
     }
     yield* adopt(shared, key, answer.record)
