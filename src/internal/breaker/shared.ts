@@ -93,14 +93,17 @@ const observer =
 
 /** The local record that matches the fleet's: a fresh closed key, or a break ending when the fleet's does. */
 const adopted = (state: State.State, record: Fleet.FleetRecord, now: number): State.State => {
-  if (record.status === "Closed")
-    return state.status === "Closed" ? state : { ...State.initial, epoch: state.epoch + 1 }
+  // Closed by a probe's success somewhere: the service has just answered, so no cold-start hold (as `State.close`).
+  if (record.status === "Closed") {
+    return state.status === "Closed" ? state : { ...State.initial, epoch: state.epoch + 1, proven: true }
+  }
   const openUntilMillis = now + Math.max(0, record.remainingMillis)
   if (state.status === "Open" && state.openUntilMillis === openUntilMillis && state.failedProbes === record.step) {
     return state
   }
   return {
     ...State.initial,
+    proven: state.proven,
     status: "Open",
     epoch: state.epoch + 1,
     failedProbes: record.step,
