@@ -103,6 +103,31 @@ describe("CircuitBreaker shared by a fleet", () => {
     })
   )
 
+  it.scoped("a key the fleet closed is proven everywhere: no cold-start hold in the other process", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* fleet()
+      yield* trip(a)
+      yield* TestClock.adjust("1 second")
+      yield* call(a, "success")
+      yield* settle
+      expect(yield* b.state(KEY)).toBe("Closed")
+      // A cold key lets 2 calls (consecutiveFailures) out at once and holds the rest; a proven one lets all out.
+      let admitted = 0
+      const held = Effect.scoped(
+        Effect.flatMap(b.admit(KEY, { maxWaitMillis: 0 }), () =>
+          Effect.zipRight(
+            Effect.sync(() => admitted++),
+            Effect.never
+          )
+        )
+      )
+      const fibers = yield* Effect.all(Array.from({ length: 6 }, () => Effect.fork(held)))
+      yield* settle
+      expect(admitted).toBe(6)
+      yield* Effect.all(fibers.map(Fiber.interrupt))
+    })
+  )
+
   it.scoped("a failed probe reopens the key for the fleet with the schedule's next break", () =>
     Effect.gen(function* () {
       const { store, a, b } = yield* fleet()
