@@ -216,23 +216,31 @@ const park = (
   epoch: number | undefined,
   scope: Scope.CloseableScope,
   waitMillis: number
-) =>
-  Effect.gen(function* () {
-    let wait = waitMillis
-    while (epochOf(shared, key) === epoch) {
-      const wake = yield* Deferred.make<void>()
-      shared.wakes.set(key, wake)
-      yield* Effect.timeoutOption(Deferred.await(wake), pause(shared, wait))
-      if (epochOf(shared, key) !== epoch) return
-      const peeked = yield* fleetCall(shared, shared.fleet.peek(key))
-      if (Option.isNone(peeked)) return
-      const { record, leaseMillis } = peeked.value
-      if (record !== undefined) yield* adopt(shared, key, record)
-      const over = record === undefined || record.status === "Closed" || record.remainingMillis <= 0
-      if (leaseMillis <= 0 && over) return
-      wait = leaseMillis > 0 ? leaseMillis : (record?.remainingMillis ?? 0)
-    }
-  }).pipe(Effect.ensuring(Scope.close(scope, Exit.void)), Effect.ensuring(Effect.sync(() => shared.wakes.delete(key))))
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    let wake: Deferred.Deferred<void> | undefined
+    // Forget this park's bell only: once the slot is freed, a new local probe may park with a bell of its own.
+    const forget = Effect.sync(() => {
+      if (wake !== undefined && shared.wakes.get(key) === wake) shared.wakes.delete(key)
+    })
+    const watch = Effect.gen(function* () {
+      let wait = waitMillis
+      while (epochOf(shared, key) === epoch) {
+        wake = yield* Deferred.make<void>()
+        shared.wakes.set(key, wake)
+        yield* Effect.timeoutOption(Deferred.await(wake), pause(shared, wait))
+        if (epochOf(shared, key) !== epoch) return
+        const peeked = yield* fleetCall(shared, shared.fleet.peek(key))
+        if (Option.isNone(peeked)) return
+        const { record, leaseMillis } = peeked.value
+        if (record !== undefined) yield* adopt(shared, key, record)
+        const over = record === undefined || record.status === "Closed" || record.remainingMillis <= 0
+        if (leaseMillis <= 0 && over) return
+        wait = leaseMillis > 0 ? leaseMillis : (record?.remainingMillis ?? 0)
+      }
+    })
+    return Effect.ensuring(watch, Effect.zipRight(forget, Scope.close(scope, Exit.void)))
+  })
 
 /**
  * The fleet's answer to a local probe: `pass` (hand the probe to the caller), or `again` (the slot was parked or
