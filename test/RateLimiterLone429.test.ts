@@ -6,7 +6,7 @@ import * as MemoryStore from "../src/MemoryStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import type * as RateLimiterStore from "../src/RateLimiterStore.js"
 import * as FakeGrok from "../src/testing/FakeGrok.js"
-import { admitAndRecord, holdPermit, quiesce, ticket, times } from "./RateLimiterSupport.js"
+import { admitAndRecord, holdPermit, ticket, times } from "./RateLimiterSupport.js"
 
 /** A memory store whose first reserve at or after `atMillis` takes `stallMillis` (a busy loop, a GC pause). */
 const stallingOnce = (atMillis: number, stallMillis: number) =>
