@@ -1,8 +1,8 @@
 /**
  * What the limiter does with what an attempt reports: the token reservation settles against the tokens used, an
  * exhausted window or a 429 that says the quota is out (not a lone one: `loneThrottle.ts`) holds the key (a
- * shared cooldown), and in adaptive mode the rate is learned. How long
- * an answer asks to wait is `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
+ * shared cooldown), and in adaptive mode the rate is learned. How long an answer asks to wait is
+ * `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
