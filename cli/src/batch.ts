@@ -180,14 +180,14 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
       const grok = Context.get(services, GrokClient.GrokClient)
       const send = Send.make(grok, { stream: config.stream })
       const handle = Calls.handler(send, journal, tally, control, yield* Effect.scope)
-      const parse = Input.parser({ model: config.model, api: config.api })
-      const pending = (item: Input.Item | undefined): item is Input.Item => {
-        if (item === undefined) return false
-        const seen = journal.finished(item.key)
-        if (seen === undefined) return true
-        tally.skip(seen)
-        return false
+      // What the results file holds is skipped before its request is decoded.
+      const done = (key: string): boolean => {
+        const seen = journal.finished(key)
+        if (seen !== undefined) tally.skip(seen)
+        return seen !== undefined
       }
+      const parse = Input.parser({ model: config.model, api: config.api, skip: done })
+      const pending = (item: Input.Item | undefined): item is Input.Item => item !== undefined
       const processAll = Effect.scoped(
         Effect.gen(function* () {
           if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrTakesEscapes, write: io.stderr })

@@ -13,6 +13,7 @@ import type { RateLimiter } from "grok-resilience"
 import { GrokApi } from "grok-resilience"
 import { describe, UsageError } from "./errors.js"
 import * as JsonText from "./jsonText.js"
+import { type Hash, KeyTable } from "./keyTable.js"
 import { type Fault, type Line, linesOf } from "./lines.js"
 import type { Api } from "./options.js"
 import * as Records from "./records.js"
@@ -196,41 +197,63 @@ const chatCall = (model: string, line: number, id: Records.Id, key: string, fiel
 }
 
 /**
- * A stateful parser for the lines of one run: it remembers the ids seen (and the line of each), so that a repeated
- * id becomes an error line without an id. Blank lines give `undefined`.
+ * @since 0.2.0
+ * @category models
+ */
+export interface ParserOptions {
+  readonly model: string
+  readonly api?: Api
+  /**
+   * Called with the key of each line (`Records.idKey` or `Records.lineKey`) before its request is built; a line it
+   * returns true for (one the results file already holds) gives `undefined`, and its request is never decoded.
+   */
+  readonly skip?: (key: string) => boolean
+  /** The hash of the table of ids seen (tests force collisions with it); FNV-1a by default. */
+  readonly hash?: Hash
+}
+
+/**
+ * A stateful parser for the lines of one run: it remembers the ids seen (and the line of each, in a `KeyTable`), so
+ * that a repeated id becomes an error line without an id. Blank lines, and lines `skip` takes, give `undefined`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const parser = (defaults: { readonly model: string; readonly api?: Api }) => {
-  const firstLine = new Map<string, number>()
+export const parser = (defaults: ParserOptions) => {
+  const firstLine = new KeyTable(defaults.hash)
+  const skip = defaults.skip ?? (() => false)
+  const refuse = (line: number, message: string): Invalid | undefined => {
+    const item = invalid(line, null, message)
+    return skip(item.key) ? undefined : item
+  }
 
   return (line: Line): Item | undefined => {
-    if (line.fault !== undefined) return invalid(line.number, null, describeFault(line, line.fault))
+    if (line.fault !== undefined) return refuse(line.number, describeFault(line, line.fault))
     if (line.text.trim() === "") return undefined
     const shape = JsonText.outline(line.text, JsonText.MAX_DEPTH)
     if (shape._tag === "TooDeep") {
-      return invalid(line.number, null, `nests arrays and objects deeper than ${shape.limit} levels`)
+      return refuse(line.number, `nests arrays and objects deeper than ${shape.limit} levels`)
     }
     let value: unknown
     try {
       value = JSON.parse(line.text)
     } catch (error) {
-      return invalid(line.number, null, shorten(`not valid JSON (${describe(error)})`))
+      return refuse(line.number, shorten(`not valid JSON (${describe(error)})`))
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return invalid(line.number, null, "not a JSON object")
+      return refuse(line.number, "not a JSON object")
     }
     const fields = value as Record<string, unknown>
-    if (shape.idMembers > 1) return invalid(line.number, null, 'more than one "id" member')
+    if (shape.idMembers > 1) return refuse(line.number, 'more than one "id" member')
     const id = shape.id === undefined ? undefined : Records.idFromJson(shape.id)
-    if (id === undefined) return invalid(line.number, null, 'no "id" (a non-empty string or a number)')
+    if (id === undefined) return refuse(line.number, 'no "id" (a non-empty string or a number)')
     const key = Records.idKey(id)
     const first = firstLine.get(key)
     if (first !== undefined) {
-      return invalid(line.number, null, `duplicate id ${shorten(id.json)} (first on line ${first})`)
+      return refuse(line.number, `duplicate id ${shorten(id.json)} (first on line ${first})`)
     }
     firstLine.set(key, line.number)
+    if (skip(key)) return undefined
     return defaults.api === "responses"
       ? responsesCall(defaults.model, line.number, id, key, fields)
       : chatCall(defaults.model, line.number, id, key, fields)

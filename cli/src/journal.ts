@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import { describe, UsageError } from "./errors.js"
+import { type Hash, KeyTable } from "./keyTable.js"
 import { linesOf } from "./lines.js"
 import * as Lock from "./lock.js"
 import * as Paths from "./paths.js"
@@ -29,6 +30,8 @@ export interface Options {
   readonly fresh: boolean
   /** Drop the lines of calls that failed, so that their ids are sent again. */
   readonly retryFailed: boolean
+  /** The hash of the finished-id table (tests force collisions with it); FNV-1a by default. */
+  readonly hash?: Hash
 }
 
 /**
@@ -64,30 +67,39 @@ export interface Journal {
 }
 
 interface Scan {
-  readonly finished: Map<string, Records.Seen>
+  readonly finished: KeyTable
   readonly goodEnd: number
   readonly torn: boolean
   readonly unreadable: number
   readonly dropped: number
 }
 
-/** Decides, line by line, what to keep; the same decision drives the scan and the rewrite. */
-const classify = (retryFailed: boolean) => {
-  const finished = new Map<string, Records.Seen>()
+const OK = 1
+const RETRIABLE = 2
+
+/** What the table keeps of a line: two bits. */
+const flagsOf = (seen: Records.Seen): number => (seen.ok ? OK : 0) | (seen.retriable ? RETRIABLE : 0)
+
+/**
+ * Decides, line by line, what to keep; the same decision drives the scan and the rewrite. The finished ids go into a
+ * `KeyTable` (their text and two bits each), not a Map of strings and objects.
+ */
+const classify = (options: Options) => {
+  const finished = new KeyTable(options.hash)
   return {
     finished,
     keep: (text: string): "keep" | "unreadable" | "dropped" => {
       const seen = Records.readBack(text)
       if (seen === undefined || finished.has(seen.key)) return "unreadable"
-      if (retryFailed && seen.retriable) return "dropped"
-      finished.set(seen.key, seen)
+      if (options.retryFailed && seen.retriable) return "dropped"
+      finished.set(seen.key, flagsOf(seen))
       return "keep"
     }
   }
 }
 
-const scan = (path: string, retryFailed: boolean): Scan => {
-  const decide = classify(retryFailed)
+const scan = (path: string, options: Options): Scan => {
+  const decide = classify(options)
   let goodEnd = 0
   let torn = false
   let unreadable = 0
@@ -110,9 +122,12 @@ const scan = (path: string, retryFailed: boolean): Scan => {
   return { finished: decide.finished, goodEnd, torn, unreadable, dropped }
 }
 
-/** Writes the kept lines to a temporary file and renames it over the original, so a kill never loses both. */
-const rewrite = (path: string, retryFailed: boolean): void => {
-  const decide = classify(retryFailed)
+/**
+ * Writes the kept lines to a temporary file and renames it over the original, so a kill never loses both. Returns
+ * the finished ids, the same as the scan found.
+ */
+const rewrite = (path: string, options: Options): KeyTable => {
+  const decide = classify(options)
   const temporary = `${path}.rewrite-${process.pid}`
   const input = Fs.openSync(path, "r")
   const output = Fs.openSync(temporary, "w")
@@ -127,6 +142,7 @@ const rewrite = (path: string, retryFailed: boolean): void => {
     Fs.closeSync(output)
   }
   Fs.renameSync(temporary, path)
+  return decide.finished
 }
 
 const writeAll = (fd: number, text: string): void => {
@@ -135,21 +151,23 @@ const writeAll = (fd: number, text: string): void => {
   while (offset < bytes.length) offset += Fs.writeSync(fd, bytes, offset, bytes.length - offset)
 }
 
-const recover = (path: string, options: Options): { finished: Map<string, Records.Seen>; recovery: Recovery } => {
+const recover = (path: string, options: Options): { finished: KeyTable; recovery: Recovery } => {
   if (options.fresh || !Fs.existsSync(path)) {
     Fs.writeFileSync(path, "")
     return {
-      finished: new Map(),
+      finished: new KeyTable(options.hash),
       recovery: { kept: 0, tornLineRemoved: false, unreadableRemoved: 0, failedDropped: 0 }
     }
   }
-  const found = scan(path, options.retryFailed)
-  if (found.unreadable > 0 || found.dropped > 0) rewrite(path, options.retryFailed)
+  const found = scan(path, options)
+  let finished = found.finished
+  // The rewrite's table (the same ids) replaces the scan's, so that only one is kept.
+  if (found.unreadable > 0 || found.dropped > 0) finished = rewrite(path, options)
   else if (found.torn) Fs.truncateSync(path, found.goodEnd)
   return {
-    finished: found.finished,
+    finished,
     recovery: {
-      kept: found.finished.size,
+      kept: finished.size,
       tornLineRemoved: found.torn,
       unreadableRemoved: found.unreadable,
       failedDropped: found.dropped
@@ -195,5 +213,9 @@ export const open = (path: string, options: Options): Effect.Effect<Journal, Usa
         try: () => writeAll(fd, `${Records.encode(record)}\n`),
         catch: (error) => new UsageError({ message: `cannot write to the results file ${path}: ${describe(error)}` })
       })
-    return { path, recovery, finished: (key: string) => finished.get(key), append } satisfies Journal
+    const lookUp = (key: string): Records.Seen | undefined => {
+      const flags = finished.get(key)
+      return flags === undefined ? undefined : { key, ok: (flags & OK) !== 0, retriable: (flags & RETRIABLE) !== 0 }
+    }
+    return { path, recovery, finished: lookUp, append } satisfies Journal
   })

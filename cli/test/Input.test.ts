@@ -66,6 +66,26 @@ describe("Input", () => {
     })
   })
 
+  it("finds a repeated id when every id has the same hash, and repeats no other", () => {
+    const parse = Input.parser({ model: "grok-4", hash: () => 0 })
+    expect(parse(line(1, { id: "a", prompt: "x" }))?._tag).toBe("Call")
+    expect(parse(line(2, { id: "b", prompt: "x" }))?._tag).toBe("Call")
+    const again = parse(line(3, { id: "b", prompt: "y" }))
+    expect(again?._tag === "Invalid" && again.record.error.message).toBe('Line 3: duplicate id "b" (first on line 2)')
+    expect(parse(line(4, { id: "c", prompt: "x" }))?._tag).toBe("Call")
+  })
+
+  it("gives nothing for a line skip takes, and never decodes its request", () => {
+    const asked: Array<string> = []
+    const parse = Input.parser({ model: "grok-4", skip: (key) => (asked.push(key), key === "idone" || key === "l3") })
+    // The request of "done" is not valid; skipped, it is never decoded, so it is not refused either.
+    expect(parse(line(1, { id: "done", prompt: "x", temperature: 9 }))).toBeUndefined()
+    expect(parse(line(2, { id: "open", prompt: "x" }))?._tag).toBe("Call")
+    expect(parse(line(3, "not json"))).toBeUndefined()
+    expect(parse(line(4, "not json"))).toMatchObject({ _tag: "Invalid", key: "l4" })
+    expect(asked).toEqual(["idone", "iopen", "l3", "l4"])
+  })
+
   it("skips blank lines", () => {
     expect(Input.parser({ model: "grok-4" })(line(1, "   "))).toBeUndefined()
   })

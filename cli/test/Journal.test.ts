@@ -80,6 +80,21 @@ describe("Journal", () => {
     })
   )
 
+  it.scoped("with every id hashing alike, knows exactly the finished ids and still removes the repeated one", () =>
+    Effect.gen(function* () {
+      const path = file(`${okLine("a")}\n${failedLine("b", "Transient")}\n${okLine("a")}\n${okLine("c")}\n`)
+      const journal = yield* open(path, { hash: () => 42 })
+      expect(journal.recovery).toMatchObject({ kept: 3, unreadableRemoved: 1 })
+      expect(journal.finished(Records.idKey(Records.stringId("a")))).toMatchObject({ ok: true })
+      expect(journal.finished(Records.idKey(Records.stringId("b")))).toMatchObject({ ok: false, retriable: true })
+      expect(journal.finished(Records.idKey(Records.stringId("c")))).toMatchObject({ ok: true })
+      // Unfinished ids that share the hash (and a prefix) are not taken for finished ones.
+      for (const id of ["d", "aa", "", "A"])
+        expect(journal.finished(Records.idKey(Records.stringId(id)))).toBeUndefined()
+      expect(Fs.readFileSync(path, "utf8")).toBe(`${okLine("a")}\n${failedLine("b", "Transient")}\n${okLine("c")}\n`)
+    })
+  )
+
   it.scoped("starts over with fresh", () =>
     Effect.gen(function* () {
       const path = file(`${okLine("a")}\n`)

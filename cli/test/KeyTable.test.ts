@@ -1,0 +1,66 @@
+import { describe, expect, it } from "@effect/vitest"
+import { fnv1a, KeyTable } from "../src/keyTable.js"
+
+/** Every key hashes alike: every lookup walks the same probe chain and must tell keys apart by their text. */
+const collide = () => 7
+
+describe("KeyTable", () => {
+  it("keeps distinct keys apart when every key has the same hash", () => {
+    const table = new KeyTable(collide)
+    table.set("ia", 1)
+    table.set("ib", 2)
+    expect(table.get("ia")).toBe(1)
+    expect(table.get("ib")).toBe(2)
+    expect(table.get("ic")).toBeUndefined()
+    expect(table.has("i")).toBe(false)
+    expect(table.has("iab")).toBe(false)
+    expect(table.size).toBe(2)
+  })
+
+  it("finds a real pair of FNV-1a collisions as two keys", () => {
+    // Search a few thousand short keys for two with the same default hash, then check both are kept apart.
+    const byHash = new Map<number, string>()
+    let pair: [string, string] | undefined
+    for (let i = 0; pair === undefined && i < 200_000; i++) {
+      const key = `i${i.toString(36)}`
+      const other = byHash.get(fnv1a(key) & 0xffff)
+      if (other !== undefined) pair = [other, key]
+      else byHash.set(fnv1a(key) & 0xffff, key)
+    }
+    expect(pair).toBeDefined()
+    // The low 16 bits collide, so both keys start probing at the same slot of a small table.
+    const table = new KeyTable()
+    table.set(pair![0], 10)
+    expect(table.get(pair![1])).toBeUndefined()
+    table.set(pair![1], 20)
+    expect([table.get(pair![0]), table.get(pair![1])]).toEqual([10, 20])
+  })
+
+  it("replaces the number of a key set twice", () => {
+    const table = new KeyTable()
+    table.set("i1", 3)
+    table.set("i1", 4)
+    expect(table.get("i1")).toBe(4)
+    expect(table.size).toBe(1)
+  })
+
+  it("tells apart keys that differ only above U+00FF, lone surrogates included", () => {
+    const table = new KeyTable(collide)
+    const keys = ["i\u0100", "i\u0001", "i\ud800", "i\udbff", "i\u00ff", "i\u{1f600}", "ié", "i\u00e9\u0000"]
+    keys.forEach((key, i) => table.set(key, i))
+    keys.forEach((key, i) => expect(table.get(key)).toBe(i))
+    expect(table.get("i\ufffd")).toBeUndefined()
+    expect(table.get("i\u0000")).toBeUndefined()
+  })
+
+  it("keeps every key through the growth of its arrays", () => {
+    const table = new KeyTable()
+    const count = 50_000
+    for (let i = 0; i < count; i++) table.set(i % 3 === 0 ? `iπ-${i}` : `iid-${i}`, i)
+    expect(table.size).toBe(count)
+    for (let i = 0; i < count; i++) expect(table.get(i % 3 === 0 ? `iπ-${i}` : `iid-${i}`)).toBe(i)
+    expect(table.get(`iid-${count}`)).toBeUndefined()
+    // The arrays, not one object per key: well under 100 bytes a key.
+    expect(table.bytes / count).toBeLessThan(100)
+  })
+})
