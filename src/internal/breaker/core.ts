@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
+import * as Mutex from "../mutex.js"
 import * as Metrics from "./metrics.js"
 import type * as Options from "./options.js"
 import * as Schedule from "./schedule.js"
@@ -23,7 +24,8 @@ interface Entry {
 export interface Core {
   readonly settings: Options.Settings
   readonly entries: Map<string, Entry>
-  readonly lock: Effect.Semaphore
+  /** Not `Effect.Semaphore`: it wakes every waiter on release, O(n²) with thousands of calls at once. */
+  readonly lock: Mutex.Mutex
   readonly hub: PubSub.PubSub<Transition>
   /** The key count at which idle keys are dropped next. */
   pruneAt: number
@@ -41,7 +43,7 @@ const TRANSITION_BUFFER = 1_024
 
 export const make = (settings: Options.Settings): Effect.Effect<Core, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const lock = yield* Effect.makeSemaphore(1)
+    const lock = Mutex.make()
     const hub = yield* Effect.acquireRelease(PubSub.sliding<Transition>(TRANSITION_BUFFER), PubSub.shutdown)
     return { settings, entries: new Map(), lock, hub, pruneAt: PRUNE_FROM_KEYS }
   })
@@ -94,7 +96,7 @@ export const step = <A>(
   key: string,
   f: (state: State.State, now: number) => Effect.Effect<State.Step<A>>
 ): Effect.Effect<Stepped<A>> =>
-  core.lock.withPermits(1)(
+  core.lock.withLock(
     Effect.gen(function* () {
       const machine = core.settings.machine
       const now = yield* Clock.currentTimeMillis
