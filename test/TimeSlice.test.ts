@@ -85,6 +85,8 @@ describe("TimeSlice", () => {
     const spent = answers()
     expect(spent.slice(0, 31).every((answer) => answer === false)).toBe(true)
     expect(spent[31]).toBe(0)
+    // Spent is spent until the turn ends: the next operation yields without waiting for the next look.
+    expect(scheduler.shouldYield(fiber)).toBe(0)
     // The turn ended: a new slice starts with the next look at the clock.
     nextTurn()
     expect(answers().every((answer) => answer === false)).toBe(true)

@@ -29,6 +29,8 @@ export const make = (options: Options): Scheduler.Scheduler => {
   // The open slice: when it started, or -1; its number, so that only its own end-of-turn callback closes it.
   let openedAt = -1
   let slice = 0
+  // Latched once the open slice is spent, so that every fiber yields at its next operation without a clock read.
+  let over = false
   let ticks = 0
   let waiting: Array<Scheduler.Task | undefined> = []
   let head = 0
@@ -36,18 +38,23 @@ export const make = (options: Options): Scheduler.Scheduler => {
 
   const open = (at: number) => {
     openedAt = at
+    over = false
     const own = ++slice
     later(() => {
-      if (slice === own) openedAt = -1
+      if (slice !== own) return
+      openedAt = -1
+      over = false
     })
   }
   const spent = (): boolean => {
+    if (over) return true
     const at = now()
     if (openedAt < 0) {
       open(at)
       return false
     }
-    return at - openedAt >= sliceMillis
+    over = at - openedAt >= sliceMillis
+    return over
   }
   const drain = () => {
     draining = false
@@ -59,7 +66,7 @@ export const make = (options: Options): Scheduler.Scheduler => {
       const task = waiting[head]!
       waiting[head++] = undefined
       task()
-    } while (head < waiting.length && now() - openedAt < sliceMillis)
+    } while (head < waiting.length && !spent())
     if (head === waiting.length) {
       waiting = []
       head = 0
@@ -79,7 +86,7 @@ export const make = (options: Options): Scheduler.Scheduler => {
     shouldYield: (fiber) => {
       const yieldNow = base.shouldYield(fiber)
       if (yieldNow !== false) return yieldNow
-      if (++ticks % CHECK_EVERY !== 0 || !spent()) return false
+      if (!over && (++ticks % CHECK_EVERY !== 0 || !spent())) return false
       return fiber.getFiberRef(FiberRef.currentSchedulingPriority)
     },
     scheduleTask: (task, priority, fiber) => {
