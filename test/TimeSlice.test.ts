@@ -58,6 +58,22 @@ describe("TimeSlice", () => {
     expect(ran).toEqual([1, 2, 3, 4, 5])
   })
 
+  it("a later turn runs woken fibers before fibers that only yielded because the slice was spent", () => {
+    const { clock, scheduler, nextTurn } = rig()
+    const yielder = { getFiberRef: () => 0 } as unknown as Fiber.RuntimeFiber<unknown, unknown>
+    const wokenOne = { getFiberRef: () => 0 } as unknown as Fiber.RuntimeFiber<unknown, unknown>
+    const ran: Array<string> = []
+    scheduler.scheduleTask(() => undefined, 0)
+    clock.now = 10
+    let answer: number | false = false
+    for (let i = 0; i < 32 && answer === false; i++) answer = scheduler.shouldYield(yielder)
+    expect(answer).toBe(0)
+    scheduler.scheduleTask(() => ran.push("yielded"), 0, yielder)
+    scheduler.scheduleTask(() => ran.push("woken"), 0, wokenOne)
+    nextTurn()
+    expect(ran).toEqual(["woken", "yielded"])
+  })
+
   it("a turn runs at least one task, however long it takes", () => {
     const { clock, scheduler, nextTurn } = rig(1)
     const ran: Array<number> = []

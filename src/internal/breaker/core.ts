@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
+import * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
 import * as Mutex from "../mutex.js"
 import * as Metrics from "./metrics.js"
@@ -97,23 +98,27 @@ export const step = <A>(
   f: (state: State.State, now: number) => Effect.Effect<State.Step<A>>
 ): Effect.Effect<Stepped<A>> =>
   core.lock.withLock(
-    Effect.gen(function* () {
-      const machine = core.settings.machine
-      const now = yield* Clock.currentTimeMillis
-      const entry = yield* entryFor(core, key, now)
-      const before = entry.state
-      const current = State.probeExpired(before, now, machine)
-        ? State.expire(before, now, machine, yield* breakFor(core, before, now))
-        : before
-      const { state, result } = yield* f(current, now)
-      let changed = entry.changed
-      if (state.epoch !== before.epoch) {
-        changed = yield* Deferred.make<void>()
-        yield* Deferred.succeed(entry.changed, undefined)
-      }
-      core.entries.set(key, { state, changed })
-      yield* announce(core, key, before, current, now)
-      yield* announce(core, key, current, state, now)
-      return { state, result, changed, now }
-    })
+    // On the default scheduler: a call's time slice must not end inside the lock, or every other call of the
+    // process queues behind a holder parked until a later turn, and then each handover waits for a turn too.
+    Effect.withScheduler(Scheduler.defaultScheduler)(
+      Effect.gen(function* () {
+        const machine = core.settings.machine
+        const now = yield* Clock.currentTimeMillis
+        const entry = yield* entryFor(core, key, now)
+        const before = entry.state
+        const current = State.probeExpired(before, now, machine)
+          ? State.expire(before, now, machine, yield* breakFor(core, before, now))
+          : before
+        const { state, result } = yield* f(current, now)
+        let changed = entry.changed
+        if (state.epoch !== before.epoch) {
+          changed = yield* Deferred.make<void>()
+          yield* Deferred.succeed(entry.changed, undefined)
+        }
+        core.entries.set(key, { state, changed })
+        yield* announce(core, key, before, current, now)
+        yield* announce(core, key, current, state, now)
+        return { state, result, changed, now }
+      })
+    )
   )

@@ -23,7 +23,35 @@ export interface Options {
 /** How many `shouldYield` calls pass between two looks at the clock: reading it on every operation costs more. */
 const CHECK_EVERY = 32
 
-/** A scheduler that gives the event loop back once a slice is spent. */
+/** A first-in first-out list of tasks, O(1) at both ends. */
+const fifo = () => {
+  let items: Array<Scheduler.Task | undefined> = []
+  let head = 0
+  return {
+    get size() {
+      return items.length - head
+    },
+    push: (task: Scheduler.Task) => void items.push(task),
+    shift: (): Scheduler.Task => {
+      const task = items[head]!
+      items[head++] = undefined
+      if (head === items.length) {
+        items = []
+        head = 0
+      } else if (head > 1024 && head * 2 > items.length) {
+        items = items.slice(head)
+        head = 0
+      }
+      return task
+    }
+  }
+}
+
+/**
+ * A scheduler that gives the event loop back once a slice is spent. Held tasks run in two lists: fibers woken by
+ * something (an answer, an admission) before fibers that only yielded because the slice was spent, so that calls
+ * already under way are not held behind the preparation of thousands of new ones.
+ */
 export const make = (options: Options): Scheduler.Scheduler => {
   const { sliceMillis, now, later, base } = options
   // The open slice: when it started, or -1; its number, so that only its own end-of-turn callback closes it.
@@ -32,18 +60,23 @@ export const make = (options: Options): Scheduler.Scheduler => {
   // Latched once the open slice is spent, so that every fiber yields at its next operation without a clock read.
   let over = false
   let ticks = 0
-  let waiting: Array<Scheduler.Task | undefined> = []
-  let head = 0
+  // The fiber just told to yield: its next task is a yield, not a wake-up.
+  let yielding: unknown = undefined
+  const woken = fifo()
+  const yielded = fifo()
   let draining = false
 
+  const close = () => {
+    openedAt = -1
+    over = false
+    slice++
+  }
   const open = (at: number) => {
     openedAt = at
     over = false
     const own = ++slice
     later(() => {
-      if (slice !== own) return
-      openedAt = -1
-      over = false
+      if (slice === own) close()
     })
   }
   const spent = (): boolean => {
@@ -59,22 +92,15 @@ export const make = (options: Options): Scheduler.Scheduler => {
   const drain = () => {
     draining = false
     // A task run by the previous turn may have asked for this one and the previous turn ran what it queued.
-    if (head === waiting.length) return
+    if (woken.size + yielded.size === 0) return
     open(now())
     // At least one task per turn, so that a slice shorter than one task still makes progress.
-    do {
-      const task = waiting[head]!
-      waiting[head++] = undefined
-      task()
-    } while (head < waiting.length && !spent())
-    if (head === waiting.length) {
-      waiting = []
-      head = 0
-    } else if (head * 2 > waiting.length) {
-      waiting = waiting.slice(head)
-      head = 0
-    }
-    if (head < waiting.length) schedule()
+    do (woken.size > 0 ? woken : yielded).shift()()
+    while (woken.size + yielded.size > 0 && !spent())
+    if (woken.size + yielded.size > 0) schedule()
+    // The turn's slice ends with it: the I/O callbacks of the next turn (answers arriving) get a slice of their own
+    // instead of finding this one spent until the next drain.
+    close()
   }
   const schedule = () => {
     if (draining) return
@@ -87,13 +113,16 @@ export const make = (options: Options): Scheduler.Scheduler => {
       const yieldNow = base.shouldYield(fiber)
       if (yieldNow !== false) return yieldNow
       if (!over && (++ticks % CHECK_EVERY !== 0 || !spent())) return false
+      yielding = fiber
       return fiber.getFiberRef(FiberRef.currentSchedulingPriority)
     },
     scheduleTask: (task, priority, fiber) => {
-      // Within the slice a task runs at once, even past waiting ones: at the start of a turn these are the answers
-      // of calls already sent, which should not wait behind the preparation of thousands of new calls.
+      const isYield = fiber !== undefined && fiber === yielding
+      if (isYield) yielding = undefined
+      // Within the slice a task runs at once, even past held ones: at the start of a turn these are the answers of
+      // calls already sent.
       if (!spent()) return base.scheduleTask(task, priority, fiber)
-      waiting.push(task)
+      ;(isYield ? yielded : woken).push(task)
       schedule()
     }
   }
