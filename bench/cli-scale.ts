@@ -4,12 +4,14 @@
  * `--rpm 5700` (95% of it): CPU per call of the CLI process (journal, progress and summary included), its peak
  * RSS, the span over the ideal `(N − 10) / 100 s`, and the 429s. And the memory of resuming (issue 14): a
  * 400,000-line input whose first 390,000 ids the results file already holds, against a server with no limit.
+ * Both run the compiled CLI (`./support/builtCli.ts`), as installed, not the sources through a TypeScript loader.
  */
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import { FakeGrok } from "../src/testing/index.js"
+import { builtCliBin } from "./support/builtCli.js"
 import { runMeasured } from "./support/child.js"
 
 export interface CliRun {
@@ -40,8 +42,8 @@ const writeLines = async (file: string, count: number, line: (i: number) => stri
   await new Promise((resolve) => stream.end(resolve))
 }
 
-const cliArgs = (input: string, output: string, url: string, rpm: number) => [
-  ...["cli/src/bin.ts", "batch", input, "--output", output, "--base-url", url],
+const cliArgs = (bin: string, input: string, output: string, url: string, rpm: number) => [
+  ...[bin, "batch", input, "--output", output, "--base-url", url],
   ...["--rpm", String(rpm), "--concurrency", "64", "--quiet"]
 ]
 
@@ -54,10 +56,12 @@ export const runCliScale = async (calls: number, rpm: number): Promise<CliRun> =
   try {
     const input = Path.join(dir, "in.jsonl")
     await writeLines(input, calls, promptLine)
-    const usage = await runMeasured(cliArgs(input, Path.join(dir, "out.jsonl"), server.url, rpm), {
-      XAI_API_KEY: server.apiKey,
-      NO_COLOR: "1"
-    })
+    const bin = await builtCliBin()
+    const usage = await runMeasured(
+      cliArgs(bin, input, Path.join(dir, "out.jsonl"), server.url, rpm),
+      { XAI_API_KEY: server.apiKey, NO_COLOR: "1" },
+      { compiled: true }
+    )
     const arrivals = (await Effect.runPromise(server.arrivals)).filter((a) => a.path === "/v1/chat/completions")
     const accepted = arrivals.filter((a) => a.status === 200)
     const span = (accepted[accepted.length - 1]?.atMillis ?? 0) - (arrivals[0]?.atMillis ?? 0)
@@ -95,10 +99,12 @@ export const runCliResume = async (lines = 400_000, done = 390_000): Promise<Res
     const output = Path.join(dir, "out.jsonl")
     await writeLines(input, lines, promptLine)
     await writeLines(output, done, doneLine)
-    const usage = await runMeasured(cliArgs(input, output, server.url, 6_000_000), {
-      XAI_API_KEY: server.apiKey,
-      NO_COLOR: "1"
-    })
+    const bin = await builtCliBin()
+    const usage = await runMeasured(
+      cliArgs(bin, input, output, server.url, 6_000_000),
+      { XAI_API_KEY: server.apiKey, NO_COLOR: "1" },
+      { compiled: true }
+    )
     return { lines, done, exitCode: usage.code, peakRssMiB: usage.peakRssMiB, seconds: usage.wallSeconds }
   } finally {
     await server.close()

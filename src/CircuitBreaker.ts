@@ -128,7 +128,8 @@ export const InvalidCircuitBreakerOptions = Errors.InvalidCircuitBreakerOptions
 export type InvalidCircuitBreakerOptions = Errors.InvalidCircuitBreakerOptions
 
 /**
- * The default `breakSchedule`: 2, 4, 8, 16, 30, 30, ... seconds (docs/containment.md says why).
+ * The default `breakSchedule`: ten breaks of 0.5 s, then 1, 2, 4, 8, 16, 30, 30, ... seconds (docs/containment.md
+ * says why).
  *
  * @since 0.2.0
  * @category constants

@@ -33,19 +33,22 @@ const chatArrivals = (fake: FakeGrok.Service) =>
   Effect.map(fake.arrivals, (arrivals) => arrivals.filter((a) => a.path === "/v1/chat/completions"))
 
 describe("containment over loopback", () => {
-  it.scopedLive("an outage that recovers: 100 calls at concurrency 20 all succeed, at most 1.25 requests a call", () =>
+  it.scopedLive("an outage that recovers: 100 calls at concurrency 20 all succeed, at most 1.2 requests a call", () =>
     Effect.gen(function* () {
-      // The script fails the first wave whatever the machine's speed; the outage fails what follows for 800 ms.
+      // The script fails the first sends whatever the machine's speed; the outage fails what follows for 800 ms.
       const fake = yield* FakeGrok.make({
-        script: Array.from({ length: 20 }, () => "503" as const),
+        script: Array.from({ length: 5 }, () => "503" as const),
         outages: [{ fromMillis: 0, toMillis: 800 }]
       })
       const { ok } = yield* runAll(yield* client(fake), 100, 20)
       const arrivals = yield* chatArrivals(fake)
       expect(ok.length).toBe(100)
-      expect(arrivals.filter((a) => a.kind === "script").length).toBe(20)
-      // The probe after the first 1 s break finds the service back: the 20 failures of the first wave and no more.
-      expect(arrivals.length).toBeLessThanOrEqual(125)
+      // The cold start lets 5 out, and their failures open the breaker before the rest of the first wave is sent;
+      // probes every 500 ms find the service back: a handful of failures in all, not a wave of 20.
+      const failed = arrivals.filter((a) => a.kind !== "ok").length
+      expect(failed).toBeGreaterThanOrEqual(5)
+      expect(failed).toBeLessThanOrEqual(5 + 3)
+      expect(arrivals.length).toBeLessThanOrEqual(120)
     })
   )
 

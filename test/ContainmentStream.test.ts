@@ -34,15 +34,15 @@ const streamed = (scenario: FakeGrok.Scenario, options: Partial<GrokClient.Optio
   })
 
 describe("containment of streamed calls", () => {
-  it.effect("an outage of 5 s: 40 streams at concurrency 20 all complete, 20 failed opens and 1 failed probe", () =>
+  it.effect("an outage of 5 s: 40 streams at concurrency 20 all complete, 5 failed opens and 9 failed probes", () =>
     Effect.gen(function* () {
       const { results, arrivals } = yield* streamed({ outages: [{ fromMillis: 0, toMillis: 5_000 }] }, {}, 40)
       expect(results.filter(Either.isRight).length).toBe(40)
-      expect(arrivals.filter((a) => a.kind === "outage").length).toBe(21)
+      expect(arrivals.filter((a) => a.kind === "outage").length).toBe(14)
     })
   )
 
-  it.effect("grok-4 down: every stream comes from grok-4-fast, after 20 refused opens of grok-4", () =>
+  it.effect("grok-4 down: every stream comes from grok-4-fast, after 5 refused opens of grok-4", () =>
     Effect.gen(function* () {
       const { results, arrivals } = yield* streamed(
         { outages: [{ fromMillis: 0, toMillis: 600_000, models: ["grok-4"] }] },
@@ -54,7 +54,7 @@ describe("containment of streamed calls", () => {
       expect(chunks.every((items) => items.length > 0 && items.every((chunk) => chunk.model === "grok-4-fast"))).toBe(
         true
       )
-      expect(arrivals.filter((a) => a.kind === "outage").length).toBe(20)
+      expect(arrivals.filter((a) => a.kind === "outage").length).toBe(5)
     })
   )
 

@@ -8,21 +8,22 @@ const failures = (sent: ReadonlyArray<{ readonly status: number }>) => sent.filt
 const lastSent = (sent: ReadonlyArray<{ readonly atMillis: number }>) => Math.max(...sent.map((s) => s.atMillis))
 
 describe("the breaker stage", () => {
-  it.effect("a 5 s outage, 100 calls at concurrency 20: 100 ok, 20 failed first sends and 1 failed probe", () =>
+  it.effect("a 5 s outage, 100 calls at concurrency 20: 100 ok, 5 failed first sends and 9 failed probes", () =>
     Effect.gen(function* () {
       const { ok, sent } = yield* runCalls({ calls: 100, concurrency: 20, plan: { down: outageUntil(5_000) } })
       expect(ok.length).toBe(100)
-      // The first wave is sent before any failure is known; the default breaks (2, 4 s) probe at 2 and 6 s.
-      expect(failures(sent)).toBe(21)
+      // The cold start lets 5 of the first wave out, and their failures open the breaker before the other 15 go;
+      // the default breaks (0.5 s, ten times) probe every 500 ms, and the probe at 5 s finds the service back.
+      expect(sent.slice(0, 5).every((s) => s.atMillis === 0 && s.status !== 200)).toBe(true)
       expect(
         sent
           .filter((s) => s.status !== 200)
           .map((s) => s.atMillis)
-          .slice(20)
-      ).toEqual([2_000])
-      expect(sent.length).toBe(121)
+          .slice(5)
+      ).toEqual([500, 1_000, 1_500, 2_000, 2_500, 3_000, 3_500, 4_000, 4_500])
+      expect(sent.length).toBe(114)
       // Every waiter goes at the instant the probe succeeds: no backoff left to sleep off.
-      expect(lastSent(sent)).toBe(6_000)
+      expect(lastSent(sent)).toBe(5_000)
     })
   )
 
@@ -35,7 +36,7 @@ describe("the breaker stage", () => {
         options: { breaker: { breakSchedule: Schedule.spaced("1 second") } }
       })
       expect(ok.length).toBe(100)
-      expect(failures(sent)).toBe(24)
+      expect(failures(sent)).toBe(9)
       expect(lastSent(sent)).toBe(5_000)
     })
   )
@@ -67,7 +68,12 @@ describe("the breaker stage", () => {
       expect(sent.length).toBeLessThanOrEqual(130)
       // 20 first sends, then the probes at 2, 6 and 14 s (breaks of 2, 4 and 8 s); the next break, to 30 s, outlasts
       // every deadline left, and the calls fail at once.
-      expect(sent.slice(20).map((s) => s.atMillis)).toEqual([2_000, 6_000, 14_000])
+      // 5 cold sends, then the probes of the default breaks (0.5 s ten times, then 1, 2, 4, 8 s); the next break,
+      // of 16 s, outlasts every deadline left, and the calls fail at once.
+      expect(sent.slice(5).map((s) => s.atMillis)).toEqual([
+        500, 1_000, 1_500, 2_000, 2_500, 3_000, 3_500, 4_000, 4_500, 5_000, 6_000, 8_000, 12_000, 20_000
+      ])
+      expect(sent.length).toBe(19)
     })
   )
 
@@ -80,13 +86,16 @@ describe("the breaker stage", () => {
         options: { maxQueueWait: "200 millis" },
         advance: "1 minute"
       })
-      expect(sent.length).toBe(8)
+      // The cold start sends 5; their failures open the breaker, and no one can wait out its first 500 ms break.
+      expect(sent.length).toBe(5)
       const open = failed.filter((error): error is GrokError.Rejected => error._tag === "Rejected")
       expect(open.length).toBe(8)
       expect(open.every((error) => error.reason === "CircuitOpen")).toBe(true)
       const waits = open.map((error) => error.retryAfterMillis!)
-      expect(Math.max(...waits)).toBeLessThanOrEqual(2_000)
-      expect(Math.min(...waits)).toBeGreaterThan(1_750)
+      expect(Math.max(...waits)).toBeLessThanOrEqual(500)
+      expect(Math.min(...waits)).toBeGreaterThan(0)
+      // The three held back are refused the instant the breaker opens, with the whole break ahead of them.
+      expect(waits.filter((wait) => wait === 500).length).toBeGreaterThanOrEqual(3)
       expect(open[0]!.message).toContain("Circuit open")
     })
   )

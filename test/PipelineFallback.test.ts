@@ -12,7 +12,7 @@ const fallbacks = (from: string, to: string) =>
   Metric.value(GrokMetrics.withLabels(fallbacksTotal, { from, to, error: "Rejected" }))
 
 describe("the fallback stage", () => {
-  it.effect("grok-4 down for the whole run: 100/100 answered by grok-4-fast, 20 requests to grok-4", () =>
+  it.effect("grok-4 down for the whole run: 100/100 answered by grok-4-fast, 5 requests to grok-4", () =>
     Effect.gen(function* () {
       const before = (yield* fallbacks("grok-4", "grok-4-fast")).count
       const { ok, sent } = yield* runCalls({
@@ -25,9 +25,9 @@ describe("the fallback stage", () => {
       expect(ok.every((result) => result.model === "grok-4-fast" && result.completion.model === "grok-4-fast")).toBe(
         true
       )
-      // The first wave is sent before any failure is known; from then on grok-4's breaker is open and every call
-      // moves on at once instead of waiting for its probe.
-      expect(sent.filter((s) => s.model === "grok-4").length).toBe(20)
+      // The cold start lets 5 of the first wave out to grok-4; their failures open its breaker, and from then on
+      // every call moves on at once instead of waiting for its probe.
+      expect(sent.filter((s) => s.model === "grok-4").length).toBe(5)
       expect(sent.filter((s) => s.model === "grok-4-fast").length).toBe(100)
       // An attempt the breaker refuses was never sent and does not count: attempts add up to the requests sent.
       expect(ok.reduce((sum, result) => sum + result.attempts, 0)).toBe(sent.length)

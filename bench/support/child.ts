@@ -42,11 +42,19 @@ export interface Usage {
   readonly wallSeconds: number
 }
 
-/** Runs `node --import tsx --import <probe> ...args` and reads its CPU time and peak RSS. */
-export const runMeasured = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<Usage> => {
+/**
+ * Runs `node --import <probe> ...args` (with the TypeScript loader first unless `compiled`) and reads its CPU time
+ * and peak RSS.
+ */
+export const runMeasured = async (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  options: { readonly compiled?: boolean } = {}
+): Promise<Usage> => {
   const usageFile = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "grok-bench-usage-")), "usage.json")
   const started = performance.now()
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./bench/support/usage-probe.mjs", ...args], {
+  const loader = options.compiled === true ? [] : ["--import", "tsx"]
+  const child = spawn(process.execPath, [...loader, "--import", "./bench/support/usage-probe.mjs", ...args], {
     env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile },
     stdio: ["ignore", "ignore", "inherit"]
   })

@@ -179,7 +179,7 @@ describe("the results file lock", () => {
   it("refuses a second run that reaches the same results file through a symbolic link", async () => {
     const slowServer = await slow()
     try {
-      const input = writeInput(Path.join(dir, "lock-in.jsonl"), prompts(20))
+      const input = writeInput(Path.join(dir, "lock-in.jsonl"), prompts(30))
       Fs.mkdirSync(Path.join(dir, "real"))
       const real = Path.join(dir, "real", "results.jsonl")
       Fs.symlinkSync(real, Path.join(dir, "file-link.jsonl"))
@@ -199,10 +199,11 @@ describe("the results file lock", () => {
         "2"
       ]
       // The first run creates the file through a link to a file that does not exist yet.
-      const first = await startCli(args(Path.join(dir, "file-link.jsonl")))
+      const first = await startCli(args(Path.join(dir, "file-link.jsonl")), { timeoutMillis: 50_000 })
       await waitForLines(real, 2)
       for (const other of [real, Path.join(dir, "dir-link", "results.jsonl")]) {
-        // 20 ids at 1 s each, two at a time: the first run is still writing (about 10 s) while these start.
+        // 30 ids at 1 s each, two at a time: the first run is still writing (about 15 s, room for two slow CLI
+        // starts on a loaded machine) while these start.
         expect(first.child.exitCode).toBeNull()
         const second = await runCli(args(other))
         expect(second.code).toBe(2)
@@ -210,14 +211,14 @@ describe("the results file lock", () => {
       }
       expect((await first.done).code).toBe(0)
       const results = readResults(real)
-      expect(results).toHaveLength(20)
+      expect(results).toHaveLength(30)
       expect([...idCounts(results).values()].every((n) => n === 1)).toBe(true)
       expect(Fs.lstatSync(Path.join(dir, "file-link.jsonl")).isSymbolicLink()).toBe(true)
       expect(Fs.readdirSync(Path.join(dir, "real"))).toEqual(["results.jsonl"])
     } finally {
       await slowServer.close()
     }
-  })
+  }, 60_000)
 
   it("repairs a results file reached through a link in place and leaves the link a link", async () => {
     const input = writeInput(Path.join(dir, "relink-in.jsonl"), prompts(3))

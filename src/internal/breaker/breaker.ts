@@ -44,18 +44,22 @@ const passFor = (core: Core.Core, key: string, ticket: State.Ticket): Effect.Eff
     return { probe: ticket.probe, report }
   })
 
-/** How long a caller may wait; without `maxWaitMillis`, until the next probe's verdict is due. */
-const waitBudget = (
+/**
+ * When a caller gives up waiting for a probe: `maxWaitMillis` from the moment it started to; without it, when the
+ * next probe's verdict is due. A cold-start hold (Closed) is not such a wait and sets no deadline: it ends within
+ * its hold, so even a caller that may not wait at all (one with a fallback model) waits for the first verdicts
+ * rather than leave a model that is most likely up.
+ */
+const waitDeadline = (
   core: Core.Core,
   state: State.State,
   wakeAtMillis: number,
   now: number,
   maxWaitMillis: number | undefined
-): number => {
-  if (maxWaitMillis === undefined) {
-    return wakeAtMillis - now + (state.status === "Open" ? core.settings.machine.probeTimeoutMillis : 0)
-  }
-  return maxWaitMillis >= 0 ? maxWaitMillis : 0
+): number | undefined => {
+  if (state.status === "Closed") return undefined
+  if (maxWaitMillis !== undefined) return now + (maxWaitMillis >= 0 ? maxWaitMillis : 0)
+  return wakeAtMillis + (state.status === "Open" ? core.settings.machine.probeTimeoutMillis : 0)
 }
 
 /** The earliest a next probe may start: the end of this break, or of the break a failing probe would start. */
@@ -79,11 +83,14 @@ const admit = (
           Effect.succeed(State.admit(current, now, core.settings.machine))
         )
         if (result._tag === "Admitted") return yield* passFor(core, key, result.ticket)
-        deadline ??= now + waitBudget(core, state, result.wakeAtMillis, now, options?.maxWaitMillis)
-        if (now >= deadline || (state.status === "Open" && state.openUntilMillis > deadline)) {
+        deadline ??= waitDeadline(core, state, result.wakeAtMillis, now, options?.maxWaitMillis)
+        if (
+          deadline !== undefined &&
+          (now >= deadline || (state.status === "Open" && state.openUntilMillis > deadline))
+        ) {
           return yield* new CircuitOpenError({ key, retryAfterMillis: yield* retryAfter(core, state, now) })
         }
-        const sleep = Duration.millis(Math.min(deadline, result.wakeAtMillis) - now)
+        const sleep = Duration.millis(Math.min(deadline ?? Infinity, result.wakeAtMillis) - now)
         yield* restore(Effect.timeoutOption(Deferred.await(changed), sleep))
       }
     })

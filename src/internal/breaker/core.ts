@@ -1,6 +1,7 @@
 /**
  * The breaker's records and the one way to change them: `step` applies a pure step of `state.ts` to one key under
- * a lock, after timing out an expired probe, fires the key's signal when the phase changed (waking its waiters),
+ * a lock, after timing out an expired probe, fires the key's signal when waiters may now pass (the phase changed,
+ * a cold-start slot came free),
  * and publishes, counts and logs every status change.
  */
 import * as Clock from "effect/Clock"
@@ -18,7 +19,7 @@ import type { Transition } from "./types.js"
 
 interface Entry {
   readonly state: State.State
-  /** Fired and replaced whenever the epoch changes: what waiters sleep on. */
+  /** Fired and replaced whenever waiters may pass now (see `State.wakesWaiters`): what they sleep on. */
   readonly changed: Deferred.Deferred<void>
 }
 
@@ -111,7 +112,7 @@ export const step = <A>(
           : before
         const { state, result } = yield* f(current, now)
         let changed = entry.changed
-        if (state.epoch !== before.epoch) {
+        if (State.wakesWaiters(before, state)) {
           changed = yield* Deferred.make<void>()
           yield* Deferred.succeed(entry.changed, undefined)
         }

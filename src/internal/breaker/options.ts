@@ -20,11 +20,19 @@ export interface Options {
   readonly minimumCalls?: number
   /**
    * Length of each break: the n-th break after the breaker left Closed is the schedule's n-th delay. Default
-   * exponential from 2 seconds, factor 2, capped at 30 seconds. A schedule that ends keeps its last delay.
+   * ten breaks of 500 ms, then exponential from 1 second, factor 2, capped at 30 seconds. A schedule that ends
+   * keeps its last delay.
    */
   readonly breakSchedule?: Schedule.Schedule<unknown, unknown>
   /** A probe with no verdict after this long counts as failed. Default 120 seconds (the client's attempt timeout). */
   readonly probeTimeout?: Duration.DurationInput
+  /**
+   * A key with no success yet lets at most `calls` calls out (default `consecutiveFailures`: as many as it takes
+   * to open the breaker; a failed call keeps its slot, an ignored one gives it back) and holds the others until
+   * one succeeds or `hold` has passed since the first went out (default 1 second); `false` or `calls: 0` turns it
+   * off. A service that is down from the first request then costs those few failures, not a whole first wave.
+   */
+  readonly coldStart?: false | { readonly calls?: number; readonly hold?: Duration.DurationInput }
 }
 
 export interface Settings {
@@ -32,10 +40,15 @@ export interface Settings {
   readonly breakSchedule: Schedule.Schedule<unknown, unknown>
 }
 
-/** Exponential breaks from 2 seconds, doubling, capped at 30 seconds: 2, 4, 8, 16, 30, 30, ... */
-export const defaultBreakSchedule: Schedule.Schedule<Duration.Duration> = Schedule.modifyDelay(
-  Schedule.exponential("2 seconds", 2),
-  (_, delay) => Duration.min(delay, Duration.seconds(30))
+const QUICK_BREAKS = 10
+
+/**
+ * Ten breaks of 500 ms (the first 5 seconds of an outage), then exponential from 1 second, doubling, capped at 30
+ * seconds: 0.5 × 10, 1, 2, 4, 8, 16, 30, 30, ...
+ */
+export const defaultBreakSchedule: Schedule.Schedule<Duration.Duration> = Schedule.andThen(
+  Schedule.fromDelays("500 millis", ...Array.from({ length: QUICK_BREAKS - 1 }, () => "500 millis" as const)),
+  Schedule.modifyDelay(Schedule.exponential("1 second", 2), (_, delay) => Duration.min(delay, Duration.seconds(30)))
 )
 
 class Invalid {
@@ -66,19 +79,30 @@ const millis = (field: string, value: Duration.DurationInput | undefined, fallba
   return ms
 }
 
+const coldStart = (value: Options["coldStart"], consecutiveFailures: number): State.ColdStart => {
+  if (value === false) return { calls: 0, holdMillis: 0 }
+  if (value !== undefined && (typeof value !== "object" || value === null))
+    fail("coldStart", "false or an object", value)
+  const calls = value?.calls ?? consecutiveFailures
+  if (!Number.isSafeInteger(calls) || calls < 0) fail("coldStart.calls", "a whole number ≥ 0", calls)
+  return { calls, holdMillis: millis("coldStart.hold", value?.hold, 1_000) }
+}
+
 const settings = (options: Options): Settings => {
   const windowMillis = millis("window", options.window, 10_000)
   const buckets = wholeNumber("windowBuckets", options.windowBuckets, 10)
   if (windowMillis / buckets < 1) fail("windowBuckets", `at most one bucket per millisecond of window`, buckets)
   const breakSchedule = options.breakSchedule ?? defaultBreakSchedule
   if (!Schedule.isSchedule(breakSchedule)) fail("breakSchedule", "a Schedule", breakSchedule)
+  const consecutiveFailures = wholeNumber("consecutiveFailures", options.consecutiveFailures, 5)
   return {
     machine: {
-      consecutiveFailures: wholeNumber("consecutiveFailures", options.consecutiveFailures, 5),
+      consecutiveFailures,
       failureRatio: ratio("failureRatio", options.failureRatio, 0.5),
       minimumCalls: wholeNumber("minimumCalls", options.minimumCalls, 10),
       window: { windowMillis, bucketMillis: windowMillis / buckets },
-      probeTimeoutMillis: millis("probeTimeout", options.probeTimeout, 120_000)
+      probeTimeoutMillis: millis("probeTimeout", options.probeTimeout, 120_000),
+      coldStart: coldStart(options.coldStart, consecutiveFailures)
     },
     breakSchedule
   }

@@ -5,6 +5,9 @@
  *
  * A break ends lazily: an `Open` breaker whose break is over stays `Open` until the next caller arrives, and that
  * caller becomes the probe (`HalfOpen`).
+ *
+ * A key with no success yet ("cold") lets only a few calls out at a time, for a short while: when the service is
+ * down from the first request, those few failures open the breaker before the rest of a first wave is sent.
  */
 import * as Window from "./window.js"
 
@@ -31,6 +34,22 @@ export interface State {
   readonly breakMillis: number
   /** HalfOpen: when the probe in flight started; undefined while the probe slot is free. */
   readonly probeStartedAtMillis: number | undefined
+  /** A call has succeeded on this key (or the cold-start hold ran out): no cold-start limit any more. */
+  readonly proven: boolean
+  /**
+   * Closed and not proven: cold slots taken, by passes still out or that failed. A failure keeps its slot (it is
+   * evidence the service may be down), so a key down from the start sees only `coldStart.calls` attempts.
+   */
+  readonly coldSlotsUsed: number
+  /** Closed and not proven: when the first cold pass went out (the hold ends `coldStart.holdMillis` later). */
+  readonly coldSinceMillis: number | undefined
+}
+
+/** How many calls a key with no success yet lets out at once, and for how long at most it holds the others. */
+export interface ColdStart {
+  /** 0 turns the hold off. */
+  readonly calls: number
+  readonly holdMillis: number
 }
 
 export interface Settings {
@@ -40,12 +59,15 @@ export interface Settings {
   readonly window: Window.Shape
   /** A probe with no verdict after this long counts as failed, so a lost probe cannot wedge the breaker. */
   readonly probeTimeoutMillis: number
+  readonly coldStart: ColdStart
 }
 
 /** What a pass remembers of the phase that let it through. */
 export interface Ticket {
   readonly probe: boolean
   readonly epoch: number
+  /** Let out under the cold-start limit: its report frees a cold slot. */
+  readonly cold: boolean
 }
 
 export type Admission =
@@ -66,7 +88,10 @@ export const initial: State = {
   failedProbes: 0,
   openUntilMillis: 0,
   breakMillis: 0,
-  probeStartedAtMillis: undefined
+  probeStartedAtMillis: undefined,
+  proven: false,
+  coldSlotsUsed: 0,
+  coldSinceMillis: undefined
 }
 
 /** The step of the break schedule that a failure in this state would start: 0 from Closed, one more from a probe. */
@@ -83,6 +108,7 @@ export const probeExpired = (state: State, now: number, settings: Settings): boo
 
 const open = (state: State, now: number, failedProbes: number, breakMillis: number): State => ({
   ...initial,
+  proven: state.proven,
   status: "Open",
   epoch: state.epoch + 1,
   failedProbes,
@@ -90,7 +116,8 @@ const open = (state: State, now: number, failedProbes: number, breakMillis: numb
   breakMillis
 })
 
-const close = (state: State): State => ({ ...initial, epoch: state.epoch + 1 })
+/** Closing after a successful probe: the service has just answered, so no cold-start hold. */
+const close = (state: State): State => ({ ...initial, epoch: state.epoch + 1, proven: true })
 
 /**
  * A probe past its timeout counts as a failed probe: the breaker opens again for the next break, counted from the
@@ -103,14 +130,30 @@ export const expire = (state: State, now: number, settings: Settings, breakMilli
 
 const grantProbe = (state: State, now: number): Step<Admission> => {
   const next: State = { ...state, status: "HalfOpen", epoch: state.epoch + 1, probeStartedAtMillis: now }
-  return { state: next, result: { _tag: "Admitted", ticket: { probe: true, epoch: next.epoch } } }
+  return { state: next, result: { _tag: "Admitted", ticket: { probe: true, epoch: next.epoch, cold: false } } }
+}
+
+const pass = (state: State): Step<Admission> => ({
+  state,
+  result: { _tag: "Admitted", ticket: { probe: false, epoch: state.epoch, cold: false } }
+})
+
+/** Closed: a proven key passes; a cold one lets `calls` out at a time until the hold runs out. */
+const admitClosed = (state: State, now: number, coldStart: ColdStart): Step<Admission> => {
+  if (state.proven || coldStart.calls === 0) return pass(state)
+  const since = state.coldSinceMillis ?? now
+  const holdEnds = since + coldStart.holdMillis
+  if (now >= holdEnds) return pass({ ...state, proven: true, coldSlotsUsed: 0, coldSinceMillis: undefined })
+  if (state.coldSlotsUsed >= coldStart.calls) return { state, result: { _tag: "Wait", wakeAtMillis: holdEnds } }
+  const next: State = { ...state, coldSlotsUsed: state.coldSlotsUsed + 1, coldSinceMillis: since }
+  return { state: next, result: { _tag: "Admitted", ticket: { probe: false, epoch: state.epoch, cold: true } } }
 }
 
 /** A caller arrives: it passes (closed), becomes the probe (the break is over and the slot free), or waits. */
 export const admit = (state: State, now: number, settings: Settings): Step<Admission> => {
   switch (state.status) {
     case "Closed":
-      return { state, result: { _tag: "Admitted", ticket: { probe: false, epoch: state.epoch } } }
+      return admitClosed(state, now, settings.coldStart)
     case "Open":
       return now >= state.openUntilMillis
         ? grantProbe(state, now)
@@ -134,6 +177,22 @@ const counted = (state: State, now: number, failed: boolean, settings: Settings)
   window: Window.record(state.window, now, failed, settings.window)
 })
 
+/** A cold pass reports: a success proves the key, an ignored verdict gives its slot back, a failure keeps it. */
+const freeColdSlot = (state: State, outcome: Outcome): State => {
+  if (outcome === "success") return { ...state, proven: true, coldSlotsUsed: 0, coldSinceMillis: undefined }
+  if (outcome === "ignored") return { ...state, coldSlotsUsed: Math.max(0, state.coldSlotsUsed - 1) }
+  return state
+}
+
+/**
+ * Whether waiters should look again: the phase changed, a cold slot came free, or the key was proven. (A cold
+ * slot does not bump the epoch: the other cold passes out must still count.)
+ */
+export const wakesWaiters = (before: State, after: State): boolean =>
+  after.epoch !== before.epoch ||
+  after.coldSlotsUsed < before.coldSlotsUsed ||
+  (after.proven && !before.proven && after.status === "Closed")
+
 /**
  * The verdict on a call. A probe's verdict closes the breaker (success), starts a longer break (failure) or frees
  * the probe slot (ignored). A call let through while closed counts in the window unless ignored. A ticket from an
@@ -153,13 +212,18 @@ export const report = (
     if (outcome === "failure") return open(state, now, state.failedProbes + 1, breakMillis)
     return { ...state, epoch: state.epoch + 1, probeStartedAtMillis: undefined }
   }
-  if (outcome === "ignored") return state
-  const next = counted(state, now, outcome === "failure", settings)
+  const freed = ticket.cold ? freeColdSlot(state, outcome) : state
+  if (outcome === "ignored") return freed
+  const next = counted(freed, now, outcome === "failure", settings)
   return outcome === "failure" && tripped(next, now, settings) ? open(next, now, 0, breakMillis) : next
 }
 
-/** Whether the record is the same as a fresh key's at `now`: it can be dropped and recreated without loss. */
+/**
+ * Whether the record is the same as a fresh key's at `now` but for `proven`: it can be dropped and recreated, at
+ * the cost of one more cold start on that key if it comes back.
+ */
 export const isIdle = (state: State, now: number, settings: Settings): boolean =>
   state.status === "Closed" &&
+  state.coldSlotsUsed === 0 &&
   state.consecutiveFailures === 0 &&
   Window.totals(state.window, now, settings.window).calls === 0
