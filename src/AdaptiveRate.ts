@@ -119,7 +119,10 @@ const record = (meter: Meter, atMillis: number): Meter => {
 
 /** Accepted requests per second from `fromMillis` (at most a second back) to `nowMillis`, if long enough. */
 const measure = (meter: Meter, fromMillis: number, nowMillis: number): number | undefined => {
-  const from = Math.max(fromMillis, nowMillis - SLOTS * SLOT_MILLIS)
+  // Not from before the first success on record: a second that began before any traffic is not a second of it.
+  const first = meter.counts.findIndex((count) => count > 0)
+  const firstMillis = first < 0 ? nowMillis : meter.slot - (SLOTS - 1 - first) * SLOT_MILLIS
+  const from = Math.max(fromMillis, nowMillis - SLOTS * SLOT_MILLIS, firstMillis)
   if (nowMillis - from < MIN_MEASURE_MILLIS) return undefined
   let total = 0
   meter.counts.forEach((count, i) => {
@@ -219,10 +222,12 @@ const halfCut = (beta: number) => 1 - (1 - beta) / 2
 
 const decrease = (
   state: State,
-  event: { readonly nowMillis: number; readonly sinceMillis: number },
+  event: { readonly nowMillis: number; readonly sinceMillis: number; readonly admittedAtMillis?: number },
   options: Resolved
 ) => {
-  const measured = measure(state.accepted, event.sinceMillis, event.nowMillis)
+  // Up to the refused call's admission: calls admitted after it are still out, and would read as refused.
+  const until = Math.min(event.nowMillis, event.admittedAtMillis ?? event.nowMillis)
+  const measured = measure(state.accepted, event.sinceMillis, until)
   // No success at all in the window says nothing about the limit: fall back to the rate itself.
   const cap = measured !== undefined && measured > 0 ? measured : state.rate
   const lastMaxRate = Math.max(options.minRate, Math.min(state.rate, cap))

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { decoder } from "./internal/fastDecode.js"
 
 /** Decode options for every schema here: keep what we do not model. */
 const keepUnknown = { onExcessProperty: "preserve" } as const
@@ -334,7 +335,7 @@ export const errorDetail = (body: ErrorBody): ErrorDetail => {
  * @since 0.1.0
  * @category decoding
  */
-export const decodeChatCompletion = Schema.decodeUnknownEither(ChatCompletion, keepUnknown)
+export const decodeChatCompletion = decoder(ChatCompletion)
 
 /**
  * @since 0.1.0
@@ -352,13 +353,13 @@ export const decodeModelList = Schema.decodeUnknownEither(ModelList, keepUnknown
  * @since 0.1.0
  * @category decoding
  */
-export const decodeChatRequest = Schema.decodeUnknownEither(ChatRequest, keepUnknown)
+export const decodeChatRequest = decoder(ChatRequest)
 
 /**
  * @since 0.1.0
  * @category decoding
  */
-export const decodeChatCompletionChunk = Schema.decodeUnknownEither(ChatCompletionChunk, keepUnknown)
+export const decodeChatCompletionChunk = decoder(ChatCompletionChunk)
 
 /**
  * Completion tokens assumed for a request that sets no `max_completion_tokens` / `max_tokens`.

@@ -319,10 +319,13 @@ const limitFrom = (info: RateLimitHeaders.RateLimitInfo, hint: RateLimitHeaders.
  * @category classification
  */
 export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> => {
+  const ok = answer.status >= 200 && answer.status <= 299
+  const json = parseJson(answer.body)
+  // The common answer, a 2xx JSON body that is no error object, needs none of the error fields below.
+  if (ok && Option.isSome(json) && !isErrorObject(json.value)) return Either.right(json.value)
   const secrets = answer.secrets ?? []
   const info = answer.info ?? RateLimitHeaders.parse(answer.headers, answer.nowMillis)
   const requestId = RateLimitHeaders.header(answer.headers, "x-request-id")
-  const json = parseJson(answer.body)
   const errorBody = Option.flatMap(json, GrokApi.decodeErrorBody)
   const detailText = Option.match(errorBody, {
     onNone: () => undefined,
@@ -336,9 +339,6 @@ export const classify = (answer: HttpAnswer): Either.Either<unknown, GrokError> 
     ...(info.shouldRetry !== undefined ? { shouldRetry: info.shouldRetry } : {})
   }
   const text = detailText ?? ""
-  const ok = answer.status >= 200 && answer.status <= 299
-
-  if (ok && Option.isSome(json) && !isErrorObject(json.value)) return Either.right(json.value)
   if (ok && Option.isNone(json)) {
     return Either.left(new Transient({ ...fields, reason: HTML.test(answer.body) ? "HtmlBody" : "MalformedBody" }))
   }

@@ -13,10 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as GrokApi from "./GrokApi.js"
+import { labelled, type Update, updateAll } from "./internal/labelledMetric.js"
 import type { RateLimitInfo } from "./RateLimitHeaders.js"
 
 /**
@@ -182,11 +182,7 @@ export const rateLimitRemaining = Metric.gauge("grok_ratelimit_remaining", {
 export const withLabels = <Type, In, Out>(
   metric: Metric.Metric<Type, In, Out>,
   labels: Readonly<Record<string, string>>
-): Metric.Metric<Type, In, Out> =>
-  Metric.taggedWithLabels(
-    metric,
-    Object.entries(labels).map(([key, value]) => MetricLabel.make(key, value))
-  )
+): Metric.Metric<Type, In, Out> => labelled(metric, labels)
 
 /**
  * The `status` label: the HTTP status as a string, or "none" when there was no answer.
@@ -226,10 +222,10 @@ export const recordAttempt = (o: {
   readonly status?: number | undefined
   readonly durationMillis: number
 }): Effect.Effect<void> =>
-  Effect.zipRight(
-    Metric.increment(withLabels(attemptsTotal, { model: o.model, outcome: o.outcome, status: statusLabel(o.status) })),
-    Metric.update(withLabels(attemptDuration, { model: o.model, outcome: o.outcome }), seconds(o.durationMillis))
-  )
+  updateAll([
+    [withLabels(attemptsTotal, { model: o.model, outcome: o.outcome, status: statusLabel(o.status) }), 1],
+    [withLabels(attemptDuration, { model: o.model, outcome: o.outcome }), seconds(o.durationMillis)]
+  ])
 
 /**
  * Records one finished call: `grok_calls_total`, `grok_call_duration_seconds` and `grok_call_attempts`.
@@ -244,14 +240,11 @@ export const recordCall = (o: {
   readonly durationMillis: number
 }): Effect.Effect<void> => {
   const labels = { model: o.model, outcome: o.outcome }
-  return Effect.all(
-    [
-      Metric.increment(withLabels(callsTotal, labels)),
-      Metric.update(withLabels(callDuration, labels), seconds(o.durationMillis)),
-      Metric.update(withLabels(callAttempts, labels), o.attempts)
-    ],
-    { discard: true }
-  )
+  return updateAll([
+    [withLabels(callsTotal, labels), 1],
+    [withLabels(callDuration, labels), seconds(o.durationMillis)],
+    [withLabels(callAttempts, labels), o.attempts]
+  ])
 }
 
 /**
@@ -281,7 +274,7 @@ export const recordRejected = (o: { readonly model: string; readonly reason: str
 export const recordAdmissionWait = (o: {
   readonly model: string
   readonly durationMillis: number
-}): Effect.Effect<void> => Metric.update(withLabels(admissionWait, { model: o.model }), seconds(o.durationMillis))
+}): Effect.Effect<void> => updateAll([[withLabels(admissionWait, { model: o.model }), seconds(o.durationMillis)]])
 
 /**
  * Records the `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total`.
@@ -300,14 +293,13 @@ export const recordUsage = (o: { readonly model: string; readonly usage: GrokApi
     reasoning: summary.reasoning,
     cached: summary.cached
   }
-  const tokens = Object.entries(kinds).map(([kind, count]) =>
-    Metric.incrementBy(withLabels(tokensTotal, { model: o.model, kind }), count)
-  )
-  const cost =
-    o.usage.cost_in_usd_ticks === undefined
-      ? []
-      : [Metric.incrementBy(withLabels(costUsdTotal, { model: o.model }), summary.costUsd)]
-  return Effect.all([...tokens, ...cost], { discard: true })
+  const tokens = Object.entries(kinds).map(([kind, count]): Update => [
+    withLabels(tokensTotal, { model: o.model, kind }),
+    count
+  ])
+  const cost: Array<Update> =
+    o.usage.cost_in_usd_ticks === undefined ? [] : [[withLabels(costUsdTotal, { model: o.model }), summary.costUsd]]
+  return updateAll([...tokens, ...cost])
 }
 
 /**
@@ -321,13 +313,11 @@ export const recordRateLimitInfo = (o: {
   readonly model: string
   readonly info: RateLimitInfo
 }): Effect.Effect<void> => {
-  const updates = (["requests", "tokens"] as const).flatMap((limit) => {
+  const updates = (["requests", "tokens"] as const).flatMap((limit): Array<Update> => {
     const remaining = o.info[limit]?.remaining
-    return remaining === undefined
-      ? []
-      : [Metric.set(withLabels(rateLimitRemaining, { model: o.model, limit }), remaining)]
+    return remaining === undefined ? [] : [[withLabels(rateLimitRemaining, { model: o.model, limit }), remaining]]
   })
-  return Effect.all(updates, { discard: true })
+  return updates.length === 0 ? Effect.void : updateAll(updates)
 }
 
 export {

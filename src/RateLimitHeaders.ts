@@ -276,6 +276,26 @@ const draftWindow = (headers: HeaderInput): LimitWindow | undefined =>
     secondsToMillis(decimal(header(headers, "ratelimit-reset"), MAX_SECONDS))
   )
 
+/** Every header `parse` reads starts with one of these (lower case). */
+const PACING_PREFIXES = ["x-ratelimit", "ratelimit", "retry-after", "x-should-retry"]
+
+/**
+ * Whether any header name could be one `parse` reads: most answers carry none, and looking each of a dozen names
+ * up among headers that lack them costs a scan of every key per name.
+ */
+const mentionsPacing = (headers: HeaderInput): boolean => {
+  const pacing = (name: string) => {
+    const lower = name.toLowerCase()
+    return PACING_PREFIXES.some((prefix) => lower.startsWith(prefix))
+  }
+  if (!isWhatwgHeaders(headers)) return Object.keys(headers).some(pacing)
+  let found = false
+  headers.forEach((_, name) => {
+    found ||= pacing(name)
+  })
+  return found
+}
+
 /**
  * Reads everything the headers of one response say about pacing. Unknown or malformed values are left out, never
  * thrown; `requests` comes from the most specific family present (OpenAI style, then legacy `X-RateLimit-*`, then
@@ -293,6 +313,7 @@ const draftWindow = (headers: HeaderInput): LimitWindow | undefined =>
  * @category parsers
  */
 export const parse = (headers: HeaderInput, nowMillis: number): RateLimitInfo => {
+  if (!mentionsPacing(headers)) return empty
   const retryAfterMillis =
     read(headers, "retry-after-ms", parseRetryAfterMs) ??
     read(headers, "retry-after", (value) => parseRetryAfter(value, nowMillis))

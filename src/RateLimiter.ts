@@ -4,9 +4,9 @@
  * One limiter is shared by every call of the program. Before each attempt the client calls `acquire` inside a
  * scope: the call waits in a priority queue (critical, high, normal, low; first come first served within a
  * class) until the concurrency cap, the shared cooldown and the budget in the store let it go. After the answer
- * the client calls `permit.report`: the token reservation is settled against `usage.total_tokens`, a 429 starts
- * a cooldown that holds every caller of the same budget, `x-ratelimit-remaining-*: 0` holds until the matching
- * reset, and adaptive mode learns the rate. A scope that closes without a report (no answer, interruption) frees
+ * the client calls `permit.report`: the token reservation is settled against `usage.total_tokens`, a 429 that
+ * says the quota is exhausted (not a lone one at a configured rate) starts a cooldown that holds every caller of
+ * the same budget, `x-ratelimit-remaining-*: 0` holds until the matching reset, and adaptive mode learns the rate. A scope that closes without a report (no answer, interruption) frees
  * the slot and returns the tokens.
  *
  * @since 0.1.0

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Logger, TestClock } from "effect"
 import * as RateLimiter from "../src/RateLimiter.js"
+import { quotaOut } from "./RateLimiterSupport.js"
 
 const ticket = (priority: RateLimiter.Priority = "normal"): RateLimiter.Ticket => ({
   priority,
@@ -23,9 +24,7 @@ describe("limiter log lines", () => {
       Effect.gen(function* () {
         const limiter = yield* RateLimiter.make({ requestsPerSecond: 100 })
         yield* Effect.scoped(
-          Effect.flatMap(limiter.acquire(ticket()), (permit) =>
-            permit.report({ status: 429, info: { retryAfterMillis: 2000 } })
-          )
+          Effect.flatMap(limiter.acquire(ticket()), (permit) => permit.report({ status: 429, info: quotaOut(2000) }))
         )
         const waiting = yield* Effect.fork(Effect.scoped(limiter.acquire(ticket())))
         yield* TestClock.adjust("1999 millis")

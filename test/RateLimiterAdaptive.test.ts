@@ -199,9 +199,35 @@ describe("AdaptiveRate", () => {
     let state: AdaptiveRate.State = { ...start, rate: 40 }
     // 20 successes admitted in the last second: the server accepted 20 per second.
     for (let i = 0; i < 20; i++) state = success(state, 1000 + i * 50, false, 0)
+    // Measured up to the refused call's admission (1,990 ms): 20 in 990 ms.
     const after = AdaptiveRate.onThrottle(state, { nowMillis: 2000, admittedAtMillis: 1990, sinceMillis: 0 }, options)
+    expect(after.lastMaxRate).toBeCloseTo(20, 0)
+    expect(after.rate).toBeCloseTo(17, 0)
+  })
+
+  it("measures W over the traffic there was, not over a second that began before the first call", () => {
+    let state: AdaptiveRate.State = { ...start, rate: 100 }
+    // Traffic started at 10 s: 12 successes admitted in its first 600 ms, 20 per second.
+    for (let i = 0; i < 12; i++) state = success(state, 10_000 + i * 50, false, 0)
+    const after = AdaptiveRate.onThrottle(
+      state,
+      { nowMillis: 10_600, admittedAtMillis: 10_600, sinceMillis: 0 },
+      options
+    )
     expect(after.lastMaxRate).toBeCloseTo(20)
-    expect(after.rate).toBeCloseTo(17)
+  })
+
+  it("measures W up to the refused call's admission: calls admitted after it are still out", () => {
+    let state: AdaptiveRate.State = { ...start, rate: 100 }
+    // 20 per second from 10 s to 11 s; the refused call was admitted at 11 s and its 429 came back at 11.5 s,
+    // before anything admitted after it.
+    for (let i = 0; i < 20; i++) state = success(state, 10_000 + i * 50, false, 0)
+    const after = AdaptiveRate.onThrottle(
+      state,
+      { nowMillis: 11_500, admittedAtMillis: 11_000, sinceMillis: 0 },
+      options
+    )
+    expect(after.lastMaxRate).toBeCloseTo(20)
   })
 
   it("climbs back along the cubic curve, reaching W after K seconds", () => {

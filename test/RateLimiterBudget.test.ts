@@ -8,7 +8,7 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterStore from "../src/RateLimiterStore.js"
-import { admitAndRecord, holdPermit, quiesce, rejection, ticket, times } from "./RateLimiterSupport.js"
+import { admitAndRecord, holdPermit, quiesce, quotaOut, rejection, ticket, times } from "./RateLimiterSupport.js"
 
 describe("RateLimiter", () => {
   describe("tokens", () => {
@@ -161,9 +161,7 @@ describe("RateLimiter", () => {
         const limiter = yield* RateLimiter.make({ requestsPerSecond: 10, store: broken })
         const log: Array<readonly [string, number]> = []
         yield* Effect.scoped(
-          Effect.flatMap(limiter.acquire(ticket()), (permit) =>
-            permit.report({ status: 429, info: { retryAfterMillis: 1000 } })
-          )
+          Effect.flatMap(limiter.acquire(ticket()), (permit) => permit.report({ status: 429, info: quotaOut(1000) }))
         )
         for (let i = 0; i < 3; i++) yield* admitAndRecord(limiter, log, `c${i}`)
         yield* TestClock.adjust("3 seconds")

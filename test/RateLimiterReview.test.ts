@@ -10,7 +10,7 @@ import type { Rejected } from "../src/GrokError.js"
 import * as MemoryStore from "../src/MemoryStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterStore from "../src/RateLimiterStore.js"
-import { admitAndRecord, holdPermit, labels, quiesce, rejection, ticket } from "./RateLimiterSupport.js"
+import { admitAndRecord, holdPermit, labels, quiesce, quotaOut, rejection, ticket } from "./RateLimiterSupport.js"
 
 /** A memory store whose first `times` reserves answer with `broken` instead. */
 const failingFirst = (
@@ -29,7 +29,7 @@ describe("RateLimiter review fixes", () => {
         const limiter = yield* RateLimiter.make({ requestsPerSecond: 10 })
         yield* Effect.scoped(
           Effect.flatMap(limiter.acquire(ticket({ model: "a" })), (permit) =>
-            permit.report({ status: 429, info: { retryAfterMillis: 10_000 } })
+            permit.report({ status: 429, info: quotaOut(10_000) })
           )
         )
         const log: Array<readonly [string, number]> = []
@@ -67,10 +67,10 @@ describe("RateLimiter review fixes", () => {
 
     it.scoped("keeps priorities across keys and within a key while skipping a held key", () =>
       Effect.gen(function* () {
-        const limiter = yield* RateLimiter.make({ requestsPerSecond: 1000, maxConcurrency: 1 })
+        const limiter = yield* RateLimiter.make({ requestsPerSecond: 1000, burst: 1, maxConcurrency: 1 })
         yield* Effect.scoped(
           Effect.flatMap(limiter.acquire(ticket({ model: "a" })), (permit) =>
-            permit.report({ status: 429, info: { retryAfterMillis: 10_000 } })
+            permit.report({ status: 429, info: quotaOut(10_000) })
           )
         )
         const holder = yield* holdPermit(limiter, { model: "x" })
@@ -116,10 +116,10 @@ describe("RateLimiter review fixes", () => {
 
     it.scoped("paces the waiters of a free key queued behind 10,000 of a held key", () =>
       Effect.gen(function* () {
-        const limiter = yield* RateLimiter.make({ requestsPerSecond: 1000, maxQueued: 20_000 })
+        const limiter = yield* RateLimiter.make({ requestsPerSecond: 1000, burst: 1, maxQueued: 20_000 })
         yield* Effect.scoped(
           Effect.flatMap(limiter.acquire(ticket({ model: "a" })), (permit) =>
-            permit.report({ status: 429, info: { retryAfterMillis: 10_000 } })
+            permit.report({ status: 429, info: quotaOut(10_000) })
           )
         )
         const held = yield* Effect.forEach(Array.from({ length: 10_000 }), () =>

@@ -64,3 +64,12 @@ export const rejection = (exit: Exit.Exit<unknown, { readonly reason: string }>)
 
 export const times = (log: ReadonlyArray<readonly [string, number]>) => log.map(([, at]) => at)
 export const labels = (log: ReadonlyArray<readonly [string, number]>) => log.map(([label]) => label)
+
+/**
+ * The `info` of a 429 whose headers say the quota is out for `millis` (`remaining: 0` until the reset): evidence
+ * that the shared quota is exhausted, so even a lone one holds every caller of a key paced at a configured rate.
+ */
+export const quotaOut = (millis: number): RateLimiter.Feedback["info"] => ({
+  retryAfterMillis: millis,
+  requests: { remaining: 0, resetMillis: millis }
+})

@@ -15,7 +15,11 @@ import { describe, UsageError } from "./errors.js"
  * @category models
  */
 export interface Options {
-  /** Requests per minute; none means adaptive (learned from 429s and rate-limit headers) unless `tpm` is set. */
+  /**
+   * Requests per minute; none means adaptive (learned from 429s and rate-limit headers) unless `tpm` is set. No
+   * burst is passed: the limiter assumes 50 ms worth of the rate, so a worker that fell behind (GC, a slow disk)
+   * never catches up with more than that.
+   */
   readonly rpm: Option.Option<number>
   /** Tokens per minute. */
   readonly tpm: Option.Option<number>

@@ -1,8 +1,8 @@
 /** The rate limiter's gauges and the recording of a limiter snapshot; `GrokMetrics` re-exports them. */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as MetricLabel from "effect/MetricLabel"
 import type { Snapshot } from "./admission/contract.js"
+import { labelled, type Update, updateAll } from "./labelledMetric.js"
 
 /**
  * `grok_limiter_queue_depth`: attempts waiting in the admission queue.
@@ -48,16 +48,14 @@ export const recordLimiterState = (o: {
   readonly nowMillis: number
 }): Effect.Effect<void> => {
   const remainingMillis = Math.max(0, o.snapshot.holdUntilMillis - o.nowMillis)
-  return Effect.all(
-    [
-      Metric.set(limiterQueueDepth, o.snapshot.queued),
-      Metric.set(limiterInFlight, o.snapshot.inFlight),
-      Metric.set(limiterCooldownActive, remainingMillis > 0 ? 1 : 0),
-      Metric.set(limiterCooldownRemaining, remainingMillis / 1000),
-      ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]) =>
-        Metric.set(Metric.taggedWithLabels(limiterAdaptiveRate, [MetricLabel.make("key", key)]), rate)
-      )
-    ],
-    { discard: true }
-  )
+  return updateAll([
+    [limiterQueueDepth, o.snapshot.queued],
+    [limiterInFlight, o.snapshot.inFlight],
+    [limiterCooldownActive, remainingMillis > 0 ? 1 : 0],
+    [limiterCooldownRemaining, remainingMillis / 1000],
+    ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]): Update => [
+      labelled(limiterAdaptiveRate, { key }),
+      rate
+    ])
+  ])
 }

@@ -17,8 +17,10 @@ export interface Options {
   /** Requests per minute for each budget key. Default: none. */
   readonly requestsPerMinute?: number
   /**
-   * Requests that may leave back to back after a quiet spell. Default 1: a steady, evenly spaced stream that
-   * never uses the server's own burst allowance, so jitter on the way cannot add up past it.
+   * Requests that may leave back to back after a quiet spell, or to catch up after the process fell behind (a late
+   * timer, a GC pause). Default with a request rate: 50 ms worth of it in whole requests, at least 1 (5 at 100/s,
+   * 1 below 40/s), well under any server burst of 100 ms or more, so jitter on the way cannot add up past it;
+   * in adaptive mode 1.
    */
   readonly burst?: number
   /** Tokens (prompt + completion + reasoning) per minute for each budget key. Default: none. */
@@ -73,6 +75,17 @@ const tokenPacing = (tpm: number, burst: number): RateLimiterStore.Gcra => ({
   burst
 })
 
+/** The default burst of a configured request rate covers this much of it. */
+const DEFAULT_BURST_MILLIS = 50
+
+/**
+ * The burst of a request rate given without one: 50 ms worth, in whole requests, at least 1. A process that fell
+ * behind catches up by at most that much (the GCRA never holds more than the burst), and the steady stream
+ * keeps a margin under the server's own burst for the jitter of the way there.
+ */
+export const defaultBurst = (perSecond: number): number =>
+  Math.max(1, Math.floor((perSecond * DEFAULT_BURST_MILLIS) / 1000))
+
 /**
  * `RateLimiter.layer` was given an option it cannot work with.
  */
@@ -95,6 +108,7 @@ export class InvalidLimiterOptions extends Schema.TaggedError<InvalidLimiterOpti
 export interface Settings {
   readonly requests: RateLimiterStore.Gcra | undefined
   readonly tokens: RateLimiterStore.Gcra | undefined
+  /** The burst of the adaptive request rate: `burst`, else 1. */
   readonly burst: number
   readonly maxConcurrency: number
   readonly maxQueued: number
@@ -172,12 +186,16 @@ const settings = (options: Options): Settings => {
   if (rps !== undefined && rpm !== undefined) {
     fail("requestsPerMinute", "to be absent when requestsPerSecond is given", rpm)
   }
-  const burst = atLeastOne("burst", options.burst) ?? 1
+  const givenBurst = atLeastOne("burst", options.burst)
+  const burst = givenBurst ?? 1
   const tpm = positive("tokensPerMinute", options.tokensPerMinute)
   const tokenBurst = atLeastOne("tokenBurst", options.tokenBurst)
   if (tokenBurst !== undefined && tpm === undefined) fail("tokenBurst", "to come with tokensPerMinute", tokenBurst)
   const perSecond = rps ?? (rpm !== undefined ? rpm / 60 : undefined)
-  const requests = perSecond !== undefined ? { intervalMillis: 1000 / perSecond, burst } : undefined
+  const requests =
+    perSecond !== undefined
+      ? { intervalMillis: 1000 / perSecond, burst: givenBurst ?? defaultBurst(perSecond) }
+      : undefined
   const tokens = tpm !== undefined ? tokenPacing(tpm, tokenBurst ?? Math.max(1, tpm / 60)) : undefined
   const adaptiveInput = options.adaptive ?? (requests === undefined && tokens === undefined)
   let adaptive: AdaptiveRate.Resolved | undefined

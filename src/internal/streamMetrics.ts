@@ -2,8 +2,8 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 import type * as GrokApi from "../GrokApi.js"
+import { labelled } from "./labelledMetric.js"
 
 /** `grok_time_to_first_token_seconds{model}`: from sending a streamed request to its first item. */
 export const timeToFirstToken = Metric.histogram(
@@ -26,10 +26,10 @@ export const recordStream = (o: {
   readonly streamMillis: number
   readonly usage: GrokApi.Usage | undefined
 }): Effect.Effect<void> => {
-  const labels = [MetricLabel.make("model", o.model)]
-  const first = Metric.update(Metric.taggedWithLabels(timeToFirstToken, labels), Math.max(0, o.firstItemMillis) / 1000)
+  const labels = { model: o.model }
+  const first = Metric.update(labelled(timeToFirstToken, labels), Math.max(0, o.firstItemMillis) / 1000)
   const tokens = o.usage?.completion_tokens
   if (tokens === undefined || o.streamMillis <= 0) return first
-  const rate = Metric.update(Metric.taggedWithLabels(streamTokensPerSecond, labels), tokens / (o.streamMillis / 1000))
+  const rate = Metric.update(labelled(streamTokensPerSecond, labels), tokens / (o.streamMillis / 1000))
   return Effect.zipRight(first, rate)
 }

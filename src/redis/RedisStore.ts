@@ -18,10 +18,12 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
+import * as CircuitBreaker from "../CircuitBreaker.js"
 import * as RateLimiter from "../RateLimiter.js"
 import * as RateLimiterStore from "../RateLimiterStore.js"
 import * as RedisConnection from "../internal/redis/connection.js"
 import * as Scripts from "../internal/redis/scripts.js"
+import * as SharedBreaker from "../internal/redis/sharedBreaker.js"
 
 /**
  * What to do while Redis does not answer.
@@ -264,3 +266,61 @@ export const layerRateLimiter = (
     ...limiter,
     onStoreError: (options.onUnavailable ?? "failOpen") === "failClosed" ? "reject" : "fallback"
   }).pipe(Layer.provide(layer(options)))
+
+/**
+ * The Redis side of `circuitBreaker`: the connection options of the store (pass the same `url`, or the same
+ * `client` to share its connection for commands), `prefix` and `keyTtl` as for the store, and `pollInterval` /
+ * `retryInterval` (docs/distributed.md gives their defaults and why). The store's own options object can be
+ * passed as it is: the options that only concern the limiter are not read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CircuitBreakerOptions = SharedBreaker.Options
+
+/**
+ * A `CircuitBreaker` whose breaks and probes are shared through Redis, so that a fleet opens and closes together.
+ * Each process still counts its own calls (no Redis call while a key is closed); when one opens a key, the others
+ * see it open with the same break end (Redis time), one probe runs for the whole fleet (a lease in Redis), and its
+ * verdict closes or reopens the key everywhere. When Redis does not answer, each process keeps its own breaker
+ * state (one warning, `grok_breaker_shared_unavailable_total`) until it answers again. Invalid options fail with
+ * `InvalidCircuitBreakerOptions`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const circuitBreaker = (
+  breaker: CircuitBreaker.Options = {},
+  options: CircuitBreakerOptions = {}
+): Effect.Effect<CircuitBreaker.Service, CircuitBreaker.InvalidCircuitBreakerOptions, Scope.Scope> =>
+  SharedBreaker.make(breaker, options)
+
+/**
+ * The shared circuit breaker as the `CircuitBreaker` service: a `GrokClient` built with it uses it instead of a
+ * breaker of its own. The connections live as long as the layer.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ * import { GrokClient } from "grok-resilience"
+ * import { RedisStore } from "grok-resilience/redis"
+ *
+ * const redis = { url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" }
+ *
+ * // Every worker: one quota and one breaker per model for the whole fleet.
+ * const Grok = GrokClient.layer({ apiKey: Redacted.make(process.env.XAI_API_KEY ?? "") }).pipe(
+ *   Layer.provide(FetchHttpClient.layer),
+ *   Layer.provide(RedisStore.layerRateLimiter({ requestsPerMinute: 480, key: "team-a" }, redis)),
+ *   Layer.provide(RedisStore.layerCircuitBreaker({}, redis))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCircuitBreaker = (
+  breaker: CircuitBreaker.Options = {},
+  options: CircuitBreakerOptions = {}
+): Layer.Layer<CircuitBreaker.CircuitBreaker, CircuitBreaker.InvalidCircuitBreakerOptions> =>
+  Layer.scoped(CircuitBreaker.CircuitBreaker, circuitBreaker(breaker, options))

@@ -48,6 +48,8 @@ export interface KeyState {
   admitted: number
   /** What the newest `x-ratelimit-remaining-requests` still allows. */
   gate: HeaderGate.Gate | undefined
+  /** Answer times of the key's latest 429s, for telling a lone one from a burst (`loneThrottle.ts`). */
+  recent429s: ReadonlyArray<number>
 }
 
 export interface Engine {
@@ -127,7 +129,8 @@ export const stateOf = (self: Engine, key: string): KeyState => {
       cooling: false,
       adaptive: adaptive && AdaptiveRate.initial(adaptive),
       admitted: 0,
-      gate: undefined
+      gate: undefined,
+      recent429s: []
     }
     self.keys.set(key, state)
   }

@@ -1,7 +1,8 @@
 /**
- * What the limiter does with what an attempt reports: the token reservation settles against the tokens used, a
- * 429 or an exhausted window holds the key (a shared cooldown), and in adaptive mode the rate is learned. How long
- * an answer asks to wait is `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
+ * What the limiter does with what an attempt reports: the token reservation settles against the tokens used, an
+ * exhausted window or a 429 that says the quota is out (not a lone one: `loneThrottle.ts`) holds the key (a
+ * shared cooldown), and in adaptive mode the rate is learned. How long an answer asks to wait is
+ * `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -11,6 +12,7 @@ import type * as RateLimiterStore from "../../RateLimiterStore.js"
 import type { Feedback } from "./contract.js"
 import * as Engine from "./engine.js"
 import * as HeaderGate from "./headerGate.js"
+import * as LoneThrottle from "./loneThrottle.js"
 import type { StoreGateway } from "./storeGateway.js"
 
 /** Moves `requests` and `tokens` of `key`'s budget (negative gives back); a give-back may let a waiter go. */
@@ -87,13 +89,38 @@ const hintWaitMillis = (hint: RateLimitHeaders.BodyLimitHint | undefined): numbe
 const heldWindows = (info: RateLimitHeaders.RateLimitInfo): RateLimitHeaders.RateLimitInfo =>
   info.requests?.periodMillis !== undefined ? { ...info, requests: undefined } : info
 
+/** The hold of any answer: the reset of a window the headers say ran out. */
+const windowHoldMillis = (feedback: Feedback): number =>
+  RateLimitHeaders.requestedWaitMillis({ ...heldWindows(feedback.info), retryAfterMillis: undefined }) ?? 0
+
 /** The hold an answer imposes on its key: a 429's wait, or the reset of a window the headers say ran out. */
 const holdMillis = (engine: Engine.Engine, feedback: Feedback): number =>
   feedback.status === 429
     ? (RateLimitHeaders.requestedWaitMillis(feedback.info) ??
       hintWaitMillis(feedback.hint) ??
       engine.settings.cooldownFallbackMillis)
-    : (RateLimitHeaders.requestedWaitMillis({ ...heldWindows(feedback.info), retryAfterMillis: undefined }) ?? 0)
+    : windowHoldMillis(feedback)
+
+/**
+ * The shared hold of a 429 at a configured request rate (`loneThrottle.ts`): the whole wait the server asked for
+ * when the 429 is one of a burst or the answer says the quota is out for longer than a pacing interval; for a
+ * lone 429 only what any answer with its headers would hold, as the call that got it waits on its own.
+ */
+const configuredHoldMillis = (
+  engine: Engine.Engine,
+  state: Engine.KeyState,
+  feedback: Feedback,
+  now: number,
+  wait: number
+): number => {
+  const interval = engine.settings.requests?.intervalMillis
+  if (interval === undefined) return wait
+  state.recent429s = LoneThrottle.remember(state.recent429s, now, LoneThrottle.burstWindowMillis(interval))
+  const burst = state.recent429s.length >= LoneThrottle.BURST_COUNT
+  return burst || LoneThrottle.exhausted(feedback, interval, heldWindows(feedback.info))
+    ? wait
+    : windowHoldMillis(feedback)
+}
 
 /**
  * What a 429 meant to the adaptive rate: `"new"` started a congestion episode (the rate was cut), `"again"` cut
@@ -166,7 +193,12 @@ export const report =
         const charged = feedback.status !== 429 && used !== undefined && used >= 0 ? used : 0
         const requested = holdMillis(engine, feedback)
         const throttle = adapt(engine, state, grant, feedback, now, requested)
-        const wait = feedback.status === 429 ? adaptiveHoldMillis(requested, throttle, state) : requested
+        const wait =
+          feedback.status !== 429
+            ? requested
+            : state.adaptive !== undefined
+              ? adaptiveHoldMillis(requested, throttle, state)
+              : configuredHoldMillis(engine, state, feedback, now, requested)
         gate(engine, state, grant, feedback, now)
         const cause = feedback.status === 429 ? "429" : "remaining 0"
         return Effect.zipRight(

@@ -107,10 +107,13 @@ const status = (core: Core.Core, key: string): Effect.Effect<State.Status> =>
       : Effect.succeed("Closed")
   )
 
+/** The service over records made elsewhere (the shared breaker makes its own, with an observer). */
+export const fromCore = (core: Core.Core): Breaker => ({
+  admit: (key, options) => admit(core, key, options),
+  state: (key) => status(core, key),
+  transitions: Stream.fromPubSub(core.hub),
+  keyCount: Effect.sync(() => core.entries.size)
+})
+
 export const make = (settings: Options.Settings): Effect.Effect<Breaker, never, Scope.Scope> =>
-  Effect.map(Core.make(settings), (core) => ({
-    admit: (key, options) => admit(core, key, options),
-    state: (key) => status(core, key),
-    transitions: Stream.fromPubSub(core.hub),
-    keyCount: Effect.sync(() => core.entries.size)
-  }))
+  Effect.map(Core.make(settings), fromCore)

@@ -29,9 +29,14 @@ export interface Core {
   /** Not `Effect.Semaphore`: it wakes every waiter on release, O(n²) with thousands of calls at once. */
   readonly lock: Mutex.Mutex
   readonly hub: PubSub.PubSub<Transition>
+  /** Told of every change of a key's phase, under the lock (a shared breaker queues what the fleet must learn). */
+  readonly observe: Observer | undefined
   /** The key count at which idle keys are dropped next. */
   pruneAt: number
 }
+
+/** Sees a key's record before and after a change of epoch; it must not block (it runs under the lock). */
+export type Observer = (key: string, from: State.State, to: State.State) => void
 
 export interface Stepped<A> extends State.Step<A> {
   readonly changed: Deferred.Deferred<void>
@@ -43,11 +48,11 @@ const PRUNE_FROM_KEYS = 1_000
 /** Slow subscribers of `transitions` lose the oldest transitions past this many. */
 const TRANSITION_BUFFER = 1_024
 
-export const make = (settings: Options.Settings): Effect.Effect<Core, never, Scope.Scope> =>
+export const make = (settings: Options.Settings, observe?: Observer): Effect.Effect<Core, never, Scope.Scope> =>
   Effect.gen(function* () {
     const lock = Mutex.make()
     const hub = yield* Effect.acquireRelease(PubSub.sliding<Transition>(TRANSITION_BUFFER), PubSub.shutdown)
-    return { settings, entries: new Map(), lock, hub, pruneAt: PRUNE_FROM_KEYS }
+    return { settings, entries: new Map(), lock, hub, observe, pruneAt: PRUNE_FROM_KEYS }
   })
 
 /** The break a failure in `state` would start now. */
@@ -117,6 +122,10 @@ export const step = <A>(
           yield* Deferred.succeed(entry.changed, undefined)
         }
         core.entries.set(key, { state, changed })
+        if (core.observe !== undefined) {
+          if (current.epoch !== before.epoch) core.observe(key, before, current)
+          if (state.epoch !== current.epoch) core.observe(key, current, state)
+        }
         yield* announce(core, key, before, current, now)
         yield* announce(core, key, current, state, now)
         return { state, result, changed, now }

@@ -16,6 +16,12 @@ export const breakerTransitions = Metric.counter("grok_breaker_transitions_total
   incremental: true
 })
 
+/** `grok_breaker_shared_unavailable_total`: fleet calls of a shared breaker that failed (it ran locally then). */
+export const sharedUnavailable = Metric.counter("grok_breaker_shared_unavailable_total", {
+  description: "Calls of a shared circuit breaker to its store (Redis) that failed; the breaker ran locally meanwhile",
+  incremental: true
+})
+
 /** `grok_retry_budget_tokens`: tokens left in the client-wide retry budget. */
 export const retryBudgetTokens = Metric.gauge("grok_retry_budget_tokens", {
   description: "Tokens left in the client-wide retry budget; a retry that costs more than this is not made"

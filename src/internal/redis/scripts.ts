@@ -17,12 +17,12 @@ import type * as RateLimiterStore from "../../RateLimiterStore.js"
  * A Lua script and its SHA1, for `EVALSHA`.
  */
 export interface Script {
-  readonly name: "reserve" | "settle" | "hold" | "heartbeat"
+  readonly name: string
   readonly lua: string
   readonly sha: string
 }
 
-const script = (name: Script["name"], lua: string): Script => ({
+export const script = (name: Script["name"], lua: string): Script => ({
   name,
   lua,
   sha: createHash("sha1").update(lua).digest("hex")
