@@ -2,10 +2,15 @@
  * The event loop with 10,000 library calls queued in the limiter: all calls start at once through one GrokClient
  * and a `RateLimiter` of 100 requests/s over real HTTP to the fake server, a 500 ms timer is set beside them, and
  * after `holdSeconds` every call is interrupted. It reports how late that timer ran, when the first call finished,
- * the longest event-loop stall, and the heap before, at the peak, and after the interruption (after a forced GC
- * when node runs with `--expose-gc`).
+ * the longest event-loop stall (wall clock, and the process CPU spent in it, which a loaded machine blurs less),
+ * and the heap before, at the peak, with every call queued and after the interruption (after a forced GC when node
+ * runs with `--expose-gc`).
+ *
+ * `runFloor` measures what is not the library's: the same number of bare fibers forked at once the same way, each
+ * waiting on a Deferred, so that the stall of forking alone can be told from the calls' own.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -23,9 +28,22 @@ export interface StallResult {
   /** When the first call finished; `null` (in JSON) when none did before the interruption. */
   readonly firstCallMillis: number
   readonly maxStallMillis: number
+  /** The longest time between two turns of a 10 ms interval, and the process CPU spent in it. */
+  readonly maxGapMillis: number
+  readonly maxGapCpuMillis: number
   readonly heapBeforeMiB: number
   readonly heapPeakMiB: number
+  /** Just before the interruption, after a GC: the calls still queued and what each holds. */
+  readonly queuedAtInterrupt: number
+  readonly heapPerQueuedCallKiB: number
   readonly heapAfterMiB: number
+}
+
+export interface FloorResult {
+  readonly fibers: number
+  readonly maxGapMillis: number
+  readonly maxGapCpuMillis: number
+  readonly heapPerFiberKiB: number
 }
 
 const heapMiB = () => {
@@ -34,12 +52,32 @@ const heapMiB = () => {
   return process.memoryUsage().heapUsed / 2 ** 20
 }
 
+const cpuMillis = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since)
+  return (used.user + used.system) / 1000
+}
+
+/** The longest gap between two turns of a 10 ms interval, in wall clock and process CPU. */
+const gapProbe = () => {
+  let last = performance.now()
+  let lastCpu = process.cpuUsage()
+  const gaps = { wall: 0, cpu: 0 }
+  const interval = setInterval(() => {
+    const now = performance.now()
+    gaps.wall = Math.max(gaps.wall, now - last)
+    gaps.cpu = Math.max(gaps.cpu, cpuMillis(lastCpu))
+    last = now
+    lastCpu = process.cpuUsage()
+  }, 10)
+  return { gaps, stop: () => clearInterval(interval) }
+}
+
 export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallResult> => {
   const server = await FakeGrok.start({})
   const stalls = monitorEventLoopDelay({ resolution: 10 })
   try {
     const live = GrokClient.layer({ apiKey: Redacted.make(server.apiKey), baseUrl: server.url }).pipe(
-      Layer.provide(Layer.merge(FetchHttpClient.layer, RateLimiter.layer({ requestsPerSecond: 100, burst: 10 })))
+      Layer.provideMerge(Layer.merge(FetchHttpClient.layer, RateLimiter.layer({ requestsPerSecond: 100, burst: 10 })))
     )
     const heapBeforeMiB = heapMiB()
     let heapPeakMiB = heapBeforeMiB
@@ -49,6 +87,7 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
     const sampler = setInterval(() => {
       heapPeakMiB = Math.max(heapPeakMiB, process.memoryUsage().heapUsed / 2 ** 20)
     }, 50)
+    const gaps = gapProbe()
     stalls.enable()
     const program = Effect.gen(function* () {
       const grok = yield* GrokClient.GrokClient
@@ -66,10 +105,19 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
         )
       )
       yield* Effect.sleep(`${holdSeconds} seconds`)
+      const queued = (yield* Effect.flatMap(RateLimiter.RateLimiter, (limiter) => limiter.snapshot)).queued
+      // The forced GC is the bench's own pause: not measured as a stall.
+      gaps.stop()
+      const heapQueuedMiB = heapMiB()
+      const afterGc = gapProbe()
       yield* Fiber.interrupt(fiber)
+      return { queued, heapQueuedMiB, afterGc }
     })
-    await Effect.runPromise(program.pipe(Effect.provide(live), Logger.withMinimumLogLevel(LogLevel.None)))
+    const { queued, heapQueuedMiB, afterGc } = await Effect.runPromise(
+      program.pipe(Effect.provide(live), Logger.withMinimumLogLevel(LogLevel.None))
+    )
     stalls.disable()
+    afterGc.stop()
     clearInterval(sampler)
     const timerAt = await timer
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -78,8 +126,12 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
       timerLateMillis: timerAt - 500,
       firstCallMillis,
       maxStallMillis: stalls.max / 1e6,
+      maxGapMillis: Math.max(gaps.gaps.wall, afterGc.gaps.wall),
+      maxGapCpuMillis: Math.max(gaps.gaps.cpu, afterGc.gaps.cpu),
       heapBeforeMiB,
       heapPeakMiB,
+      queuedAtInterrupt: queued,
+      heapPerQueuedCallKiB: queued > 0 ? ((heapQueuedMiB - heapBeforeMiB) * 1024) / queued : 0,
       heapAfterMiB: heapMiB()
     }
   } finally {
@@ -87,8 +139,39 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
   }
 }
 
+/** `fibers` bare fibers forked at once as the calls are, each waiting on one Deferred, then interrupted. */
+export const runFloor = async (fibers = 10_000): Promise<FloorResult> => {
+  const heapBeforeMiB = heapMiB()
+  const gaps = gapProbe()
+  const heapWaitingMiB = await Effect.runPromise(
+    Effect.gen(function* () {
+      const never = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          Array.from({ length: fibers }, (_, i) => i),
+          () => Deferred.await(never),
+          { concurrency: "unbounded", discard: true }
+        )
+      )
+      yield* Effect.sleep("500 millis")
+      gaps.stop()
+      const heap = heapMiB()
+      yield* Fiber.interrupt(fiber)
+      return heap
+    })
+  )
+  return {
+    fibers,
+    maxGapMillis: gaps.gaps.wall,
+    maxGapCpuMillis: gaps.gaps.cpu,
+    heapPerFiberKiB: ((heapWaitingMiB - heapBeforeMiB) * 1024) / fibers
+  }
+}
+
 if (process.argv[1]?.endsWith("stall.ts")) {
-  runStall(Number(process.argv[2] ?? 10_000)).then(
+  const calls = Number(process.argv[2] ?? 10_000)
+  const run = process.argv[3] === "floor" ? runFloor(calls) : runStall(calls)
+  run.then(
     (result) => console.log(JSON.stringify(result)),
     (error) => {
       console.error(error)

@@ -8,7 +8,9 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
+import * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
+import * as Mutex from "../mutex.js"
 import * as Metrics from "./metrics.js"
 import type * as Options from "./options.js"
 import * as Schedule from "./schedule.js"
@@ -24,7 +26,8 @@ interface Entry {
 export interface Core {
   readonly settings: Options.Settings
   readonly entries: Map<string, Entry>
-  readonly lock: Effect.Semaphore
+  /** Not `Effect.Semaphore`: it wakes every waiter on release, O(n²) with thousands of calls at once. */
+  readonly lock: Mutex.Mutex
   readonly hub: PubSub.PubSub<Transition>
   /** Told of every change of a key's phase, under the lock (a shared breaker queues what the fleet must learn). */
   readonly observe: Observer | undefined
@@ -47,7 +50,7 @@ const TRANSITION_BUFFER = 1_024
 
 export const make = (settings: Options.Settings, observe?: Observer): Effect.Effect<Core, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const lock = yield* Effect.makeSemaphore(1)
+    const lock = Mutex.make()
     const hub = yield* Effect.acquireRelease(PubSub.sliding<Transition>(TRANSITION_BUFFER), PubSub.shutdown)
     return { settings, entries: new Map(), lock, hub, observe, pruneAt: PRUNE_FROM_KEYS }
   })
@@ -100,28 +103,32 @@ export const step = <A>(
   key: string,
   f: (state: State.State, now: number) => Effect.Effect<State.Step<A>>
 ): Effect.Effect<Stepped<A>> =>
-  core.lock.withPermits(1)(
-    Effect.gen(function* () {
-      const machine = core.settings.machine
-      const now = yield* Clock.currentTimeMillis
-      const entry = yield* entryFor(core, key, now)
-      const before = entry.state
-      const current = State.probeExpired(before, now, machine)
-        ? State.expire(before, now, machine, yield* breakFor(core, before, now))
-        : before
-      const { state, result } = yield* f(current, now)
-      let changed = entry.changed
-      if (State.wakesWaiters(before, state)) {
-        changed = yield* Deferred.make<void>()
-        yield* Deferred.succeed(entry.changed, undefined)
-      }
-      core.entries.set(key, { state, changed })
-      if (core.observe !== undefined) {
-        if (current.epoch !== before.epoch) core.observe(key, before, current)
-        if (state.epoch !== current.epoch) core.observe(key, current, state)
-      }
-      yield* announce(core, key, before, current, now)
-      yield* announce(core, key, current, state, now)
-      return { state, result, changed, now }
-    })
+  core.lock.withLock(
+    // On the default scheduler: a call's time slice must not end inside the lock, or every other call of the
+    // process queues behind a holder parked until a later turn, and then each handover waits for a turn too.
+    Effect.withScheduler(Scheduler.defaultScheduler)(
+      Effect.gen(function* () {
+        const machine = core.settings.machine
+        const now = yield* Clock.currentTimeMillis
+        const entry = yield* entryFor(core, key, now)
+        const before = entry.state
+        const current = State.probeExpired(before, now, machine)
+          ? State.expire(before, now, machine, yield* breakFor(core, before, now))
+          : before
+        const { state, result } = yield* f(current, now)
+        let changed = entry.changed
+        if (State.wakesWaiters(before, state)) {
+          changed = yield* Deferred.make<void>()
+          yield* Deferred.succeed(entry.changed, undefined)
+        }
+        core.entries.set(key, { state, changed })
+        if (core.observe !== undefined) {
+          if (current.epoch !== before.epoch) core.observe(key, before, current)
+          if (state.epoch !== current.epoch) core.observe(key, current, state)
+        }
+        yield* announce(core, key, before, current, now)
+        yield* announce(core, key, current, state, now)
+        return { state, result, changed, now }
+      })
+    )
   )

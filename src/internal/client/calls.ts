@@ -14,6 +14,7 @@ import * as Pipeline from "../pipeline/pipeline.js"
 import { runCollected, runStream } from "../pipeline/stream.js"
 import { collectChatStream } from "../stream/collectChat.js"
 import { collectResponseStream } from "../stream/collectResponse.js"
+import { sliced } from "./timeSlice.js"
 
 /** Call options of streamed calls: the longest silence between two bytes before `Transient(StreamStalled)`. */
 export interface StreamOptions extends Pipeline.Settings {
@@ -78,7 +79,10 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
         return chatResult(yield* runCollected(client, endpoint, streamed(options), collectChatStream))
       }
       return chatResult(yield* Pipeline.run(client, yield* ChatEndpoints.chat(baseUrl, valid), options))
-    }).pipe(Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model }, captureStackTrace: false }))
+    }).pipe(
+      Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model }, captureStackTrace: false }),
+      sliced
+    )
 
   const chatStream = (
     input: GrokApi.ChatRequest,
@@ -94,7 +98,8 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
   const models = (options: Pipeline.Settings = {}) =>
     Pipeline.run(client, ChatEndpoints.models(baseUrl), options).pipe(
       Effect.map((result) => result.value),
-      Effect.withSpan("grok.models")
+      Effect.withSpan("grok.models"),
+      sliced
     )
 
   const create = (
@@ -108,7 +113,7 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
         return responseResult(yield* runCollected(client, endpoint, streamed(options), collectResponseStream))
       }
       return responseResult(yield* Pipeline.run(client, yield* ResponseEndpoints.create(baseUrl, valid), options))
-    }).pipe(Effect.withSpan("grok.responses.create", { attributes: { "grok.model": input.model } }))
+    }).pipe(Effect.withSpan("grok.responses.create", { attributes: { "grok.model": input.model } }), sliced)
 
   const stream = (
     input: Responses.ResponseRequest,
@@ -122,10 +127,10 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
     ).pipe(Stream.withSpan("grok.responses.stream", { attributes: { "grok.model": input.model } }))
 
   const get = (id: string, options: Pipeline.Settings = {}) =>
-    Effect.map(Pipeline.run(client, ResponseEndpoints.get(baseUrl, id), options), responseResult)
+    sliced(Effect.map(Pipeline.run(client, ResponseEndpoints.get(baseUrl, id), options), responseResult))
 
   const remove = (id: string, options: Pipeline.Settings = {}) =>
-    Effect.map(Pipeline.run(client, ResponseEndpoints.remove(baseUrl, id), options), (result) => result.value)
+    sliced(Effect.map(Pipeline.run(client, ResponseEndpoints.remove(baseUrl, id), options), (result) => result.value))
 
   return { chat, chatStream, models, responses: { create, stream, get, delete: remove } }
 }

@@ -1,0 +1,157 @@
+/**
+ * Time slices for the library's calls. Effect's default scheduler runs fibers in microtasks, so many calls started
+ * at once (10,000 forked with `concurrency: "unbounded"`) all run their preparation before the event loop gets a
+ * turn: timers, sockets and the answers of the calls already admitted wait for seconds. Inside a call this
+ * scheduler lets work go on as usual while the current macrotask has run for less than a slice; past that, fibers
+ * yield and their tasks wait in one first-in first-out list that runs a slice at a time after timers and I/O.
+ */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Scheduler from "effect/Scheduler"
+
+export interface Options {
+  /** How long the event loop may be kept busy before the waiting tasks are handed to a later turn. */
+  readonly sliceMillis: number
+  /** A monotonic clock in milliseconds. */
+  readonly now: () => number
+  /** Runs a callback in a later turn of the event loop, after timers and I/O (setImmediate in Node). */
+  readonly later: (run: () => void) => void
+  /** Where tasks go while the slice lasts. */
+  readonly base: Scheduler.Scheduler
+}
+
+/** How many `shouldYield` calls pass between two looks at the clock: reading it on every operation costs more. */
+const CHECK_EVERY = 32
+
+/** A first-in first-out list of tasks, O(1) at both ends. */
+const fifo = () => {
+  let items: Array<Scheduler.Task | undefined> = []
+  let head = 0
+  return {
+    get size() {
+      return items.length - head
+    },
+    push: (task: Scheduler.Task) => void items.push(task),
+    shift: (): Scheduler.Task => {
+      const task = items[head]!
+      items[head++] = undefined
+      if (head === items.length) {
+        items = []
+        head = 0
+      } else if (head > 1024 && head * 2 > items.length) {
+        items = items.slice(head)
+        head = 0
+      }
+      return task
+    }
+  }
+}
+
+/**
+ * A scheduler that gives the event loop back once a slice is spent. Held tasks run in two lists: fibers woken by
+ * something (an answer, an admission) before fibers that only yielded because the slice was spent, so that calls
+ * already under way are not held behind the preparation of thousands of new ones.
+ */
+export const make = (options: Options): Scheduler.Scheduler => {
+  const { sliceMillis, now, later, base } = options
+  // The open slice: when it started, or -1; its number, so that only its own end-of-turn callback closes it.
+  let openedAt = -1
+  let slice = 0
+  // Latched once the open slice is spent, so that every fiber yields at its next operation without a clock read.
+  let over = false
+  let ticks = 0
+  // The fiber just told to yield: its next task is a yield, not a wake-up.
+  let yielding: unknown = undefined
+  const woken = fifo()
+  const yielded = fifo()
+  let draining = false
+
+  const close = () => {
+    openedAt = -1
+    over = false
+    slice++
+  }
+  const open = (at: number) => {
+    openedAt = at
+    over = false
+    const own = ++slice
+    later(() => {
+      if (slice === own) close()
+    })
+  }
+  const spent = (): boolean => {
+    if (over) return true
+    const at = now()
+    if (openedAt < 0) {
+      open(at)
+      return false
+    }
+    over = at - openedAt >= sliceMillis
+    return over
+  }
+  const drain = () => {
+    draining = false
+    // A task run by the previous turn may have asked for this one and the previous turn ran what it queued.
+    if (woken.size + yielded.size === 0) return
+    open(now())
+    // At least one task per turn, so that a slice shorter than one task still makes progress.
+    do (woken.size > 0 ? woken : yielded).shift()()
+    while (woken.size + yielded.size > 0 && !spent())
+    if (woken.size + yielded.size > 0) schedule()
+    // The turn's slice ends with it: the I/O callbacks of the next turn (answers arriving) get a slice of their own
+    // instead of finding this one spent until the next drain.
+    close()
+  }
+  const schedule = () => {
+    if (draining) return
+    draining = true
+    later(drain)
+  }
+
+  return {
+    shouldYield: (fiber) => {
+      const yieldNow = base.shouldYield(fiber)
+      if (yieldNow !== false) return yieldNow
+      if (!over && (++ticks % CHECK_EVERY !== 0 || !spent())) return false
+      yielding = fiber
+      return fiber.getFiberRef(FiberRef.currentSchedulingPriority)
+    },
+    scheduleTask: (task, priority, fiber) => {
+      const isYield = fiber !== undefined && fiber === yielding
+      if (isYield) yielding = undefined
+      // Within the slice a task runs at once, even past held ones: at the start of a turn these are the answers of
+      // calls already sent.
+      if (!spent()) return base.scheduleTask(task, priority, fiber)
+      ;(isYield ? yielded : woken).push(task)
+      schedule()
+    }
+  }
+}
+
+const nextTurn: (run: () => void) => void =
+  typeof setImmediate === "function" ? (run) => void setImmediate(run) : (run) => void setTimeout(run, 0)
+
+/** The slice of the library's calls: 10 ms keeps a 100 ms event-loop target with room for garbage collection. */
+export const SLICE_MILLIS = 10
+
+export const scheduler: Scheduler.Scheduler = make({
+  sliceMillis: SLICE_MILLIS,
+  now: () => performance.now(),
+  later: nextTurn,
+  base: Scheduler.defaultScheduler
+})
+
+/** The clock of Effect's default services, to tell it from a test's. */
+const liveClock = Effect.runSync(Effect.clock)
+
+/**
+ * Runs a call in time slices. Only on Effect's default scheduler and clock: a program that chose its own
+ * scheduler keeps it, and under a test clock every fiber must reach its next wait before virtual time moves,
+ * which a fiber handed to a later real turn would not.
+ */
+export const sliced = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentScheduler), (current) =>
+    current === Scheduler.defaultScheduler
+      ? Effect.clockWith((clock) => (clock === liveClock ? Effect.withScheduler(effect, scheduler) : effect))
+      : effect
+  )
