@@ -67,7 +67,11 @@ describe("stopping a batch", () => {
     expect(results.map((r) => r.id).sort()).toEqual([...sentBeforeResume].sort())
     expect(results.length).toBeGreaterThan(4)
     expect(results.every((r) => r.ok)).toBe(true)
-    expect(jsonSummary(result.stdout)).toMatchObject({ outcome: "interrupted", abandoned: 0, calls: results.length })
+    const summary = jsonSummary(result.stdout)
+    expect(summary).toMatchObject({ outcome: "interrupted", calls: results.length })
+    // A call started but not yet on its way when the signal came is abandoned unsent (the resume sends it); on a
+    // loaded machine the signal can find up to one wave of them.
+    expect(summary.abandoned).toBeLessThanOrEqual(4)
     expect(Fs.existsSync(`${output}.lock`)).toBe(false)
 
     const resumed = await runCli(args)
