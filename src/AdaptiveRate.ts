@@ -220,13 +220,9 @@ export const onSuccess = (
  */
 const halfCut = (beta: number) => 1 - (1 - beta) / 2
 
-const decrease = (
-  state: State,
-  event: { readonly nowMillis: number; readonly sinceMillis: number; readonly admittedAtMillis?: number },
-  options: Resolved
-) => {
+const decrease = (state: State, event: ThrottleEvent, options: Resolved) => {
   // Up to the refused call's admission: calls admitted after it are still out, and would read as refused.
-  const until = Math.min(event.nowMillis, event.admittedAtMillis ?? event.nowMillis)
+  const until = Math.min(event.nowMillis, event.admittedAtMillis)
   const measured = measure(state.accepted, event.sinceMillis, until)
   // No success at all in the window says nothing about the limit: fall back to the rate itself.
   const cap = measured !== undefined && measured > 0 ? measured : state.rate

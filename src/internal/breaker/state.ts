@@ -185,13 +185,11 @@ const freeColdSlot = (state: State, outcome: Outcome): State => {
 }
 
 /**
- * Whether waiters should look again: the phase changed, a cold slot came free, or the key was proven. (A cold
- * slot does not bump the epoch: the other cold passes out must still count.)
+ * Whether waiters should look again: the phase changed, or a cold slot came free (proving a key frees its slots).
+ * A cold slot does not bump the epoch: the other cold passes out must still count.
  */
 export const wakesWaiters = (before: State, after: State): boolean =>
-  after.epoch !== before.epoch ||
-  after.coldSlotsUsed < before.coldSlotsUsed ||
-  (after.proven && !before.proven && after.status === "Closed")
+  after.epoch !== before.epoch || after.coldSlotsUsed < before.coldSlotsUsed
 
 /**
  * The verdict on a call. A probe's verdict closes the breaker (success), starts a longer break (failure) or frees
