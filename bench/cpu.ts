@@ -31,7 +31,7 @@ const cpuPerCall = async (calls: number, program: Effect.Effect<unknown>): Promi
   return (used.user + used.system) / 1000 / calls
 }
 
-const rawCalls = (target: { url: string; apiKey: string }, calls: number, concurrency: number) =>
+export const rawCallsFor = (target: { url: string; apiKey: string }, calls: number, concurrency: number) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
     const one = (i: number) =>
@@ -49,7 +49,12 @@ const rawCalls = (target: { url: string; apiKey: string }, calls: number, concur
     )
   }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
 
-const grokCalls = (target: { url: string; apiKey: string }, calls: number, concurrency: number, limited: boolean) =>
+export const grokCallsFor = (
+  target: { url: string; apiKey: string },
+  calls: number,
+  concurrency: number,
+  limited: boolean
+) =>
   Effect.gen(function* () {
     const grok = yield* GrokClient.GrokClient
     yield* Effect.forEach(
@@ -90,17 +95,17 @@ export const runCpu = async (calls = 2000): Promise<ReadonlyArray<CpuRun>> => {
     // it. 300 calls were not enough for the larger call path (one process fell from 4.8 to 2.1 ms a call over its
     // first 4,500 calls), so the rows measured compilation rather than the steady state of a long-lived client.
     for (const concurrency of [1, 32]) {
-      await Effect.runPromise(rawCalls(server, WARM_UP_CALLS, concurrency))
-      await Effect.runPromise(grokCalls(server, WARM_UP_CALLS, concurrency, false))
-      await Effect.runPromise(grokCalls(server, WARM_UP_CALLS, concurrency, true))
+      await Effect.runPromise(rawCallsFor(server, WARM_UP_CALLS, concurrency))
+      await Effect.runPromise(grokCallsFor(server, WARM_UP_CALLS, concurrency, false))
+      await Effect.runPromise(grokCallsFor(server, WARM_UP_CALLS, concurrency, true))
     }
     const runs: Array<CpuRun> = []
     for (const { mode, concurrency, limited, calls: n } of modes) {
       const rawMillis: Array<number> = []
       const grokMillis: Array<number> = []
       for (let round = 0; round < 2; round++) {
-        rawMillis.push(await cpuPerCall(n, rawCalls(server, n, concurrency)))
-        grokMillis.push(await cpuPerCall(n, grokCalls(server, n, concurrency, limited)))
+        rawMillis.push(await cpuPerCall(n, rawCallsFor(server, n, concurrency)))
+        grokMillis.push(await cpuPerCall(n, grokCallsFor(server, n, concurrency, limited)))
       }
       runs.push({ mode, rawMillis, grokMillis })
     }

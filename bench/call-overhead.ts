@@ -1,0 +1,95 @@
+/**
+ * Profiling aid (not a row of `npm run bench`): the library's own CPU per call over an in-memory HttpClient, no
+ * socket, beside the raw client making the same request. Free of the transport's noise, it shows what a change to
+ * the call path buys. Run: `npx tsx bench/call-overhead.ts [raw|grok|limited] [concurrency] [calls]`; with
+ * `NOBREAKER=1` the client has no breaker. When `globalThis.__eff` holds counters (an instrumented copy of Effect's
+ * run loop), they are printed per call.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Redacted from "effect/Redacted"
+import { GrokClient, RateLimiter } from "../src/index.js"
+
+const answer = JSON.stringify({
+  id: "c1",
+  object: "chat.completion",
+  created: 1,
+  model: "grok-4",
+  choices: [{ index: 0, message: { role: "assistant", content: "hi there" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }
+})
+const memory = HttpClient.make((request) =>
+  Effect.sync(() =>
+    HttpClientResponse.fromWeb(
+      request,
+      new Response(answer, {
+        status: 200,
+        headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(answer)) }
+      })
+    )
+  )
+)
+const layer = Layer.succeed(HttpClient.HttpClient, memory)
+const body = (i: number) => ({ model: "grok-4", messages: [{ role: "user" as const, content: `cpu call ${i}` }] })
+const [side = "grok", conc = "1", calls = "20000"] = process.argv.slice(2)
+const counters = globalThis as { __eff?: Record<string, number> }
+const raw = (n: number) =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    yield* Effect.forEach(
+      Array.from({ length: n }, (_, i) => i),
+      (i) =>
+        HttpClientRequest.post(`http://x/v1/chat/completions`).pipe(
+          HttpClientRequest.bearerToken("k"),
+          HttpClientRequest.bodyUnsafeJson(body(i)),
+          client.execute,
+          Effect.flatMap((r) => r.json),
+          Effect.scoped
+        ),
+      { concurrency: Number(conc), discard: true }
+    )
+  }).pipe(Effect.provide(layer), Effect.orDie)
+const grok = (n: number) =>
+  Effect.gen(function* () {
+    const g = yield* GrokClient.GrokClient
+    yield* Effect.forEach(
+      Array.from({ length: n }, (_, i) => i),
+      (i) => g.chat(body(i)),
+      { concurrency: Number(conc), discard: true }
+    )
+  }).pipe(
+    Effect.provide(
+      GrokClient.layer({
+        apiKey: Redacted.make("k"),
+        baseUrl: "http://x/v1",
+        ...(process.env.NOBREAKER ? { breaker: false } : {})
+      }).pipe(
+        Layer.provide(
+          Layer.merge(
+            layer,
+            side === "limited" ? RateLimiter.layer({ requestsPerSecond: 1e6, burst: 1e6 }) : RateLimiter.layerUnlimited
+          )
+        )
+      )
+    ),
+    Logger.withMinimumLogLevel(LogLevel.None),
+    Effect.orDie
+  )
+const program = side === "raw" ? raw : grok
+await Effect.runPromise(program(5000))
+if (counters.__eff !== undefined) counters.__eff = {}
+const before = process.cpuUsage()
+await Effect.runPromise(program(Number(calls)))
+const used = process.cpuUsage(before)
+if (counters.__eff !== undefined)
+  console.log(
+    Object.entries(counters.__eff)
+      .map(([k, v]) => `${k}=${(v / Number(calls)).toFixed(1)}`)
+      .join(" ")
+  )
+console.log(side, conc, (((used.user + used.system) / 1000 / Number(calls)) * 1000).toFixed(1), "µs/call")
