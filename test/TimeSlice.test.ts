@@ -23,6 +23,23 @@ const rig = (sliceMillis = 10) => {
   return { clock, turns, ranOnBase, scheduler, nextTurn }
 }
 
+/** A sliced scheduler over a hand-driven clock and later turns, on Effect's default scheduler, to run effects on. */
+const effectRig = () => {
+  const clock = { now: 0 }
+  const turns: Array<() => void> = []
+  const scheduler = TimeSlice.make({
+    sliceMillis: 10,
+    now: () => clock.now,
+    later: (run) => turns.push(run),
+    base: Scheduler.defaultScheduler
+  })
+  const nextTurn = () => {
+    const pending = turns.splice(0, turns.length)
+    for (const run of pending) run()
+  }
+  return { clock, turns, scheduler, nextTurn }
+}
+
 const fiber = { getFiberRef: () => 0 } as unknown as Fiber.RuntimeFiber<unknown, unknown>
 
 describe("TimeSlice", () => {
@@ -139,10 +156,44 @@ describe("TimeSlice", () => {
     expect(await finishedBeforeTimer(scheduler)).toBeLessThan(50)
   })
 
-  it("runs a call on the sliced scheduler, unless the program chose a scheduler of its own", async () => {
-    const current = TimeSlice.sliced(FiberRef.get(FiberRef.currentScheduler))
-    expect(await Effect.runPromise(current)).toBe(TimeSlice.scheduler)
+  it("a call started within the slice stays on the caller's scheduler", async () => {
+    const { scheduler, turns } = effectRig()
+    const current = TimeSlice.slicedOn(scheduler)(FiberRef.get(FiberRef.currentScheduler))
+    expect(await Effect.runPromise(current)).toBe(Scheduler.defaultScheduler)
+    // Nothing was held: the only later turn asked for is the one that closes the slice.
+    expect(turns.length).toBe(1)
+  })
+
+  it("a call started past the slice runs on the sliced scheduler from a later turn, then gives the caller its own back", async () => {
+    const { clock, scheduler, nextTurn } = effectRig()
+    const seen: Array<string> = []
+    const call = TimeSlice.slicedOn(scheduler)(
+      Effect.map(FiberRef.get(FiberRef.currentScheduler), (current) => {
+        seen.push("call")
+        return current
+      })
+    )
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const done = Effect.runPromise(
+      Effect.flatMap(call, (inside) =>
+        Effect.map(FiberRef.get(FiberRef.currentScheduler), (after) => ({ inside, after }))
+      )
+    )
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    // Held: the call has not run, and waits for the turn the test drives.
+    expect(seen).toEqual([])
+    nextTurn()
+    expect(await done).toEqual({ inside: scheduler, after: Scheduler.defaultScheduler })
+    expect(seen).toEqual(["call"])
+  })
+
+  it("a program that chose its own scheduler keeps it, even past the slice", async () => {
+    const { clock, scheduler } = effectRig()
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
     const own = Scheduler.makeBatched((run) => queueMicrotask(run))
+    const current = TimeSlice.slicedOn(scheduler)(FiberRef.get(FiberRef.currentScheduler))
     expect(await Effect.runPromise(Effect.withScheduler(current, own))).toBe(own)
   })
 

@@ -1,10 +1,13 @@
 /**
  * Time slices for the library's calls. Effect's default scheduler runs fibers in microtasks, so many calls started
  * at once (10,000 forked with `concurrency: "unbounded"`) all run their preparation before the event loop gets a
- * turn: timers, sockets and the answers of the calls already admitted wait for seconds. Inside a call this
- * scheduler lets work go on as usual while the current macrotask has run for less than a slice; past that, fibers
- * yield and their tasks wait in one first-in first-out list that runs a slice at a time after timers and I/O.
+ * turn: timers, sockets and the answers of the calls already admitted wait for seconds. A call looks at the slice
+ * once, when it starts: while the current macrotask has run for less than a slice, it runs on the caller's
+ * scheduler at no cost. Past that, it moves to this scheduler, where it yields at once and its tasks wait in one
+ * first-in first-out list that runs a slice at a time after timers and I/O.
  */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Scheduler from "effect/Scheduler"
@@ -52,7 +55,12 @@ const fifo = () => {
  * something (an answer, an admission) before fibers that only yielded because the slice was spent, so that calls
  * already under way are not held behind the preparation of thousands of new ones.
  */
-export const make = (options: Options): Scheduler.Scheduler => {
+export interface Sliced extends Scheduler.Scheduler {
+  /** Whether the current macrotask has run past its slice (the first look in a turn opens the slice). */
+  readonly spent: () => boolean
+}
+
+export const make = (options: Options): Sliced => {
   const { sliceMillis, now, later, base } = options
   // The open slice: when it started, or -1; its number, so that only its own end-of-turn callback closes it.
   let openedAt = -1
@@ -109,6 +117,7 @@ export const make = (options: Options): Scheduler.Scheduler => {
   }
 
   return {
+    spent,
     shouldYield: (fiber) => {
       const yieldNow = base.shouldYield(fiber)
       if (yieldNow !== false) return yieldNow
@@ -134,7 +143,7 @@ const nextTurn: (run: () => void) => void =
 /** The slice of the library's calls: 10 ms keeps a 100 ms event-loop target with room for garbage collection. */
 export const SLICE_MILLIS = 10
 
-export const scheduler: Scheduler.Scheduler = make({
+export const scheduler: Sliced = make({
   sliceMillis: SLICE_MILLIS,
   now: () => performance.now(),
   later: nextTurn,
@@ -145,13 +154,23 @@ export const scheduler: Scheduler.Scheduler = make({
 const liveClock = Effect.runSync(Effect.clock)
 
 /**
- * Runs a call in time slices. Only on Effect's default scheduler and clock: a program that chose its own
- * scheduler keeps it, and under a test clock every fiber must reach its next wait before virtual time moves,
- * which a fiber handed to a later real turn would not.
+ * Runs a call in time slices when it starts past the current slice. Only on Effect's default scheduler and clock:
+ * a program that chose its own scheduler keeps it, and under a test clock every fiber must reach its next wait
+ * before virtual time moves, which a fiber handed to a later real turn would not. A call started within the slice
+ * costs one operation (the scheduler and clock are read from the fiber itself). A call started past it moves to
+ * the sliced scheduler for its whole run, so its next operation yields to the first-in first-out list, and its
+ * later wake-ups and its interruption run in slices too.
  */
-export const sliced = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(FiberRef.get(FiberRef.currentScheduler), (current) =>
-    current === Scheduler.defaultScheduler
-      ? Effect.clockWith((clock) => (clock === liveClock ? Effect.withScheduler(effect, scheduler) : effect))
-      : effect
-  )
+export const slicedOn =
+  (sliced: Sliced) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime((fiber) =>
+      fiber.currentScheduler === Scheduler.defaultScheduler &&
+      Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock &&
+      sliced.spent()
+        ? Effect.withScheduler(effect, sliced)
+        : effect
+    )
+
+/** Runs a call in the time slices of the library's scheduler. */
+export const sliced: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = slicedOn(scheduler)
