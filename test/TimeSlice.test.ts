@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FiberRef, Scheduler } from "effect"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as TimeSlice from "../src/internal/client/timeSlice.js"
 
 /** A scheduler over a hand-driven clock and a hand-driven list of later turns. */
@@ -39,6 +39,9 @@ const effectRig = () => {
   }
   return { clock, turns, scheduler, nextTurn }
 }
+
+/** Lets the fibers started so far run to their next wait. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
 
 const fiber = { getFiberRef: () => 0 } as unknown as Fiber.RuntimeFiber<unknown, unknown>
 
@@ -186,6 +189,47 @@ describe("TimeSlice", () => {
     nextTurn()
     expect(await done).toEqual({ inside: scheduler, after: Scheduler.defaultScheduler })
     expect(seen).toEqual(["call"])
+  })
+
+  it("lets held calls in first in first out, after woken tasks, only while the slice lasts", async () => {
+    const { clock, scheduler, nextTurn, turns } = effectRig()
+    const ran: Array<string> = []
+    const call = (name: string) =>
+      TimeSlice.slicedOn(scheduler)(
+        Effect.sync(() => {
+          ran.push(name)
+          clock.now += 6
+        })
+      )
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const calls = ["a", "b", "c"].map((name) => Effect.runPromise(call(name)))
+    scheduler.scheduleTask(() => ran.push("woken"), 0)
+    await settle()
+    expect(ran).toEqual([])
+    nextTurn()
+    await settle()
+    // The turn opened at 10: "woken", then "a" (16) and "b" (22, spent): "c" waits for the next turn.
+    expect(ran).toEqual(["woken", "a", "b"])
+    expect(turns.length).toBeGreaterThan(0)
+    nextTurn()
+    await Promise.all(calls)
+    expect(ran).toEqual(["woken", "a", "b", "c"])
+  })
+
+  it("a held call interrupted while it waits is never let in", async () => {
+    const { clock, scheduler, nextTurn } = effectRig()
+    const ran: Array<string> = []
+    const call = (name: string) => TimeSlice.slicedOn(scheduler)(Effect.sync(() => ran.push(name)))
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const first = Effect.runFork(call("first"))
+    const second = Effect.runPromise(call("second"))
+    await settle()
+    await Effect.runPromise(Fiber.interrupt(first))
+    nextTurn()
+    await second
+    expect(ran).toEqual(["second"])
   })
 
   it("a program that chose its own scheduler keeps it, even past the slice", async () => {

@@ -26,16 +26,16 @@ export interface Options {
 /** How many `shouldYield` calls pass between two looks at the clock: reading it on every operation costs more. */
 const CHECK_EVERY = 32
 
-/** A first-in first-out list of tasks, O(1) at both ends. */
-const fifo = () => {
-  let items: Array<Scheduler.Task | undefined> = []
+/** A first-in first-out list, O(1) at both ends. */
+const fifo = <T = Scheduler.Task>() => {
+  let items: Array<T | undefined> = []
   let head = 0
   return {
     get size() {
       return items.length - head
     },
-    push: (task: Scheduler.Task) => void items.push(task),
-    shift: (): Scheduler.Task => {
+    push: (task: T) => void items.push(task),
+    shift: (): T => {
       const task = items[head]!
       items[head++] = undefined
       if (head === items.length) {
@@ -51,13 +51,24 @@ const fifo = () => {
 }
 
 /**
- * A scheduler that gives the event loop back once a slice is spent. Held tasks run in two lists: fibers woken by
- * something (an answer, an admission) before fibers that only yielded because the slice was spent, so that calls
- * already under way are not held behind the preparation of thousands of new ones.
+ * A scheduler that gives the event loop back once a slice is spent. Held work runs in three lists: fibers woken by
+ * something (an answer, an admission), then fibers that only yielded because the slice was spent, then calls held
+ * at their start (`waitTurn`), so that calls already under way are not held behind the preparation of thousands of
+ * new ones.
  */
 export interface Sliced extends Scheduler.Scheduler {
   /** Whether the current macrotask has run past its slice (the first look in a turn opens the slice). */
   readonly spent: () => boolean
+  /**
+   * Waits, on the fiber's own scheduler, until a later turn lets it in, first in first out. Cheaper than moving
+   * to this scheduler and yielding, which matters in the turn that forks thousands of calls.
+   */
+  readonly waitTurn: Effect.Effect<void>
+}
+
+/** A call held at its start: `enter` lets it in, unless it was interrupted while it waited. */
+interface Held {
+  enter: (() => void) | undefined
 }
 
 export const make = (options: Options): Sliced => {
@@ -72,6 +83,7 @@ export const make = (options: Options): Sliced => {
   let yielding: unknown = undefined
   const woken = fifo()
   const yielded = fifo()
+  const starting = fifo<Held>()
   let draining = false
 
   const close = () => {
@@ -100,12 +112,26 @@ export const make = (options: Options): Sliced => {
   const drain = () => {
     draining = false
     // A task run by the previous turn may have asked for this one and the previous turn ran what it queued.
-    if (woken.size + yielded.size === 0) return
+    if (woken.size + yielded.size + starting.size === 0) return
     open(now())
     // At least one task per turn, so that a slice shorter than one task still makes progress.
-    do (woken.size > 0 ? woken : yielded).shift()()
-    while (woken.size + yielded.size > 0 && !spent())
-    if (woken.size + yielded.size > 0) schedule()
+    if (woken.size + yielded.size > 0) {
+      do (woken.size > 0 ? woken : yielded).shift()()
+      while (woken.size + yielded.size > 0 && !spent())
+    }
+    letIn()
+  }
+  // Held calls go last, one at a time. One let in runs on its own scheduler, in microtasks: the next look at the
+  // clock is a microtask later, after the call has run to its first wait.
+  const letIn = (): void => {
+    while (starting.size > 0 && !spent()) {
+      const enter = starting.shift().enter
+      if (enter !== undefined) {
+        enter()
+        return queueMicrotask(letIn)
+      }
+    }
+    if (woken.size + yielded.size + starting.size > 0) schedule()
     // The turn's slice ends with it: the I/O callbacks of the next turn (answers arriving) get a slice of their own
     // instead of finding this one spent until the next drain.
     close()
@@ -116,8 +142,18 @@ export const make = (options: Options): Sliced => {
     later(drain)
   }
 
+  const waitTurn = Effect.async<void>((resume) => {
+    const held: Held = { enter: () => resume(Effect.void) }
+    starting.push(held)
+    schedule()
+    return Effect.sync(() => {
+      held.enter = undefined
+    })
+  })
+
   return {
     spent,
+    waitTurn,
     shouldYield: (fiber) => {
       const yieldNow = base.shouldYield(fiber)
       if (yieldNow !== false) return yieldNow
@@ -157,9 +193,9 @@ const liveClock = Effect.runSync(Effect.clock)
  * Runs a call in time slices when it starts past the current slice. Only on Effect's default scheduler and clock:
  * a program that chose its own scheduler keeps it, and under a test clock every fiber must reach its next wait
  * before virtual time moves, which a fiber handed to a later real turn would not. A call started within the slice
- * costs one operation (the scheduler and clock are read from the fiber itself). A call started past it moves to
- * the sliced scheduler for its whole run, so its next operation yields to the first-in first-out list, and its
- * later wake-ups and its interruption run in slices too.
+ * costs one operation (the scheduler and clock are read from the fiber itself). A call started past it waits for
+ * a later turn to let it in, then runs on the sliced scheduler, so that its wake-ups and its interruption run in
+ * slices too.
  */
 export const slicedOn =
   (sliced: Sliced) =>
@@ -168,7 +204,7 @@ export const slicedOn =
       fiber.currentScheduler === Scheduler.defaultScheduler &&
       Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock &&
       sliced.spent()
-        ? Effect.withScheduler(effect, sliced)
+        ? Effect.zipRight(sliced.waitTurn, Effect.withScheduler(effect, sliced))
         : effect
     )
 
