@@ -61,7 +61,8 @@ export interface Sliced extends Scheduler.Scheduler {
   readonly spent: () => boolean
   /**
    * Waits, on the fiber's own scheduler, until a later turn lets it in, first in first out. Cheaper than moving
-   * to this scheduler and yielding, which matters in the turn that forks thousands of calls.
+   * to this scheduler and yielding, which matters in the turn that forks thousands of calls: 2 run-loop steps
+   * and no FiberRefs map copy, against 19 and 2.
    */
   readonly waitTurn: Effect.Effect<void>
 }
@@ -71,21 +72,13 @@ interface Held {
   enter: (() => void) | undefined
 }
 
-export const make = (options: Options): Sliced => {
-  const { sliceMillis, now, later, base } = options
-  // The open slice: when it started, or -1; its number, so that only its own end-of-turn callback closes it.
+/** The slice of the current turn: opened by the first look at it (or by a drain), closed when the turn ends. */
+const sliceClock = ({ sliceMillis, now, later }: Options) => {
+  // When the open slice started, or -1; its number, so that only its own end-of-turn callback closes it.
   let openedAt = -1
   let slice = 0
   // Latched once the open slice is spent, so that every fiber yields at its next operation without a clock read.
   let over = false
-  let ticks = 0
-  // The fiber just told to yield: its next task is a yield, not a wake-up.
-  let yielding: unknown = undefined
-  const woken = fifo()
-  const yielded = fifo()
-  const starting = fifo<Held>()
-  let draining = false
-
   const close = () => {
     openedAt = -1
     over = false
@@ -109,11 +102,25 @@ export const make = (options: Options): Sliced => {
     over = at - openedAt >= sliceMillis
     return over
   }
+  return { spent, close, open: () => open(now()), isOver: () => over }
+}
+
+export const make = (options: Options): Sliced => {
+  const { later, base } = options
+  const { spent, close, open, isOver } = sliceClock(options)
+  let ticks = 0
+  // The fiber just told to yield: its next task is a yield, not a wake-up.
+  let yielding: unknown = undefined
+  const woken = fifo()
+  const yielded = fifo()
+  const starting = fifo<Held>()
+  let draining = false
+
   const drain = () => {
     draining = false
     // A task run by the previous turn may have asked for this one and the previous turn ran what it queued.
     if (woken.size + yielded.size + starting.size === 0) return
-    open(now())
+    open()
     // At least one task per turn, so that a slice shorter than one task still makes progress.
     if (woken.size + yielded.size > 0) {
       do (woken.size > 0 ? woken : yielded).shift()()
@@ -157,7 +164,7 @@ export const make = (options: Options): Sliced => {
     shouldYield: (fiber) => {
       const yieldNow = base.shouldYield(fiber)
       if (yieldNow !== false) return yieldNow
-      if (!over && (++ticks % CHECK_EVERY !== 0 || !spent())) return false
+      if (!isOver() && (++ticks % CHECK_EVERY !== 0 || !spent())) return false
       yielding = fiber
       return fiber.getFiberRef(FiberRef.currentSchedulingPriority)
     },
