@@ -12,6 +12,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,6 +20,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
@@ -112,12 +114,21 @@ const readCounted = (response: HttpClientResponse.HttpClientResponse, max: numbe
 
 /** Fetch follows redirects unless told not to: a redirect would resend our key elsewhere and drop the prompt. */
 const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
-    Effect.provideService(effect, FetchHttpClient.RequestInit, {
-      ...Option.getOrElse(init, () => ({})),
-      redirect: "manual"
-    })
-  )
+  Effect.contextWithEffect((context: Context.Context<never>) => Effect.provide(effect, refusingRedirects(context)))
+
+/** `context` with fetch's `RequestInit` (the caller's, if any) told not to follow redirects. */
+const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
+  Context.add(context, FetchHttpClient.RequestInit, {
+    ...Option.getOrElse(Context.getOption(context, FetchHttpClient.RequestInit), () => ({})),
+    redirect: "manual"
+  })
+
+/**
+ * The context of one whole-answer attempt: `span` as the parent of the HTTP client's span, and redirects refused.
+ * One context write for both; `send` relies on it.
+ */
+export const attemptContext = (context: Context.Context<never>, span: Tracer.Span): Context.Context<never> =>
+  Context.add(refusingRedirects(context), Tracer.ParentSpan, span)
 
 const classified = <A>(
   endpoint: Endpoint<A>,
@@ -204,7 +215,10 @@ export const headOf = (
   }
 }
 
-/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
+/**
+ * Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout.
+ * Run it within `attemptContext`, which refuses redirects.
+ */
 export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
   Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))
 
@@ -222,7 +236,6 @@ const exchange = <A>(
         body
       }))
     ),
-    withoutRedirects,
     Effect.timeout(transport.timeout),
     Effect.flatMap((answer) =>
       Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer, now, secrets))
