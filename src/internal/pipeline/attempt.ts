@@ -20,7 +20,6 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
@@ -117,18 +116,11 @@ const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.contextWithEffect((context: Context.Context<never>) => Effect.provide(effect, refusingRedirects(context)))
 
 /** `context` with fetch's `RequestInit` (the caller's, if any) told not to follow redirects. */
-const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
+export const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
   Context.add(context, FetchHttpClient.RequestInit, {
     ...Option.getOrElse(Context.getOption(context, FetchHttpClient.RequestInit), () => ({})),
     redirect: "manual"
   })
-
-/**
- * The context of one whole-answer attempt: `span` as the parent of the HTTP client's span, and redirects refused.
- * One context write for both; `send` relies on it.
- */
-export const attemptContext = (context: Context.Context<never>, span: Tracer.Span): Context.Context<never> =>
-  Context.add(refusingRedirects(context), Tracer.ParentSpan, span)
 
 const classified = <A>(
   endpoint: Endpoint<A>,
@@ -217,7 +209,7 @@ export const headOf = (
 
 /**
  * Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout.
- * Run it within `attemptContext`, which refuses redirects.
+ * Run it within a context made by `refusingRedirects` (the pipeline's attempt span provides one).
  */
 export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
   Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))

@@ -9,6 +9,7 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import type * as RateLimiter from "../../RateLimiter.js"
 import type { Exchange } from "./attempt.js"
+import { annotate } from "./span.js"
 
 const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined): RateLimiter.Feedback => {
   const error = Either.isLeft(exchange.result) ? exchange.result.left : undefined
@@ -35,11 +36,9 @@ export const report = <A>(options: {
     const usage = Either.isRight(exchange.result) ? options.usage(exchange.result.right) : undefined
     const outcome = Either.isRight(exchange.result) ? "success" : exchange.result.left._tag
     const span = fiber.currentSpan
-    if (span?._tag === "Span") {
-      span.attribute("http.response.status_code", exchange.status ?? 0)
-      span.attribute("grok.request_id", exchange.requestId ?? "")
-      span.attribute("grok.outcome", outcome)
-    }
+    annotate(span, "http.response.status_code", exchange.status ?? 0)
+    annotate(span, "grok.request_id", exchange.requestId ?? "")
+    annotate(span, "grok.outcome", outcome)
     const attempt = GrokMetrics.recordAttempt({
       model,
       outcome,

@@ -12,7 +12,6 @@ import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
 import * as Alerts from "../../Alerts.js"
 import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { GrokError } from "../../GrokError.js"
@@ -29,6 +28,7 @@ import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
 import { report } from "./feedback.js"
+import { annotate, spanned } from "./span.js"
 import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
 /** What a call may set; the client's options fill the rest. */
@@ -193,11 +193,6 @@ export const outer = <A>(
 export const modelsOf = (client: Client, call: Settings, model: string, retargetable: boolean) =>
   chain(model, retargetable ? (call.fallbackModels ?? client.defaults.fallbackModels ?? []) : [])
 
-/** `Effect.annotateCurrentSpan` for code that holds the fiber: external spans take no attributes. */
-export const annotate = (span: Tracer.AnySpan | undefined, key: string, value: unknown): void => {
-  if (span?._tag === "Span") span.attribute(key, value)
-}
-
 /** Records the finished call (metrics, the alert monitor) and, on success, the model that answered, in one step. */
 const recordCall = (client: Client, prepared: Prepared, exit: Exit.Exit<unknown, GrokError>) =>
   Effect.withFiberRuntime<void>((fiber) => {
@@ -247,17 +242,6 @@ const attemptOnce = <A>(
   return endpoint.admitted ? Effect.flatMap(admit(prepared.limiter, ticket), sending) : sending(unlimitedPermit)
 }
 
-/**
- * The grok.attempt span around `attempt`, provided (with redirects refused, see `Attempt.attemptContext`) in one
- * context write. The call site would be this file, never the caller's: not worth an Error and its stack.
- */
-const spanned = <A, E, R>(attributes: Record<string, unknown>, attempt: Effect.Effect<A, E, R>) =>
-  Effect.useSpan("grok.attempt", { attributes, captureStackTrace: false }, (span) =>
-    Effect.contextWithEffect((context: Context.Context<never>) =>
-      Effect.provide(attempt, Attempt.attemptContext(context, span))
-    )
-  )
-
 /** The call on one model, retried by the policy. */
 const onModel = <A>(
   client: Client,
@@ -272,10 +256,12 @@ const onModel = <A>(
     const once = attemptOnce(transport, prepared, endpoint, ticket)
     const attempt = (n: number) =>
       spanned(
+        "grok.attempt",
         { "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n },
         Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
           Effect.scoped(Breaker.guarded(gate, once))
-        )
+        ),
+        Attempt.refusingRedirects
       )
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
       ...ok,
