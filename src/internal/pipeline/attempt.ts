@@ -24,6 +24,7 @@ import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
 import type { Endpoint } from "./endpoint.js"
+import { within } from "./within.js"
 
 export interface Exchange<A> {
   readonly status: number | undefined
@@ -228,9 +229,18 @@ const exchange = <A>(
         body
       }))
     ),
-    Effect.timeout(transport.timeout),
+    (answering) => within(answering, transport.timeout),
     Effect.flatMap((answer) =>
-      Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer, now, secrets))
+      Option.isNone(answer)
+        ? Effect.succeed(
+            unanswered<A>(
+              GrokError.classifyTransport({
+                reason: "Timeout",
+                detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
+              })
+            )
+          )
+        : Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer.value, now, secrets))
     ),
     Effect.catchTags({
       TooLarge: (error) =>
@@ -239,15 +249,6 @@ const exchange = <A>(
             new GrokError.Validation({
               reason: "ResponseTooLarge",
               detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
-            })
-          )
-        ),
-      TimeoutException: () =>
-        Effect.succeed(
-          unanswered<A>(
-            GrokError.classifyTransport({
-              reason: "Timeout",
-              detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
             })
           )
         ),
