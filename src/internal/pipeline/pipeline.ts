@@ -139,11 +139,13 @@ export const ticketOf = (
 ): Effect.Effect<RateLimiter.Ticket> =>
   RateLimiter.ticketFor(cost, { priority: call.priority, maxQueueWait: prepared.maxQueueWait })
 
+const notHeldBack = Effect.succeed(false)
+
 /** The retry stage's options for `model`: the breaker holds a retry back when it is open or probing. */
 export const retryOptions = (client: Client, prepared: Prepared, model: string): RetryOptions => {
   const { policy, deadline, progress, budget, breaker } = prepared
-  const key = Breaker.keyOf(client.baseUrl, model)
-  const heldBack = breaker === undefined ? Effect.succeed(false) : Breaker.holdsBack(breaker, key)
+  const heldBack =
+    breaker === undefined ? notHeldBack : Breaker.holdsBack(breaker, Breaker.keyOf(client.baseUrl, model))
   return { policy, deadline, model, progress, budget, heldBack }
 }
 
@@ -218,29 +220,35 @@ export const finish = <A>(client: Client, prepared: Prepared, effect: Effect.Eff
     (exit) => recordCall(client, prepared, exit)
   )
 
-/** One attempt: through the breaker, admitted (when the endpoint is), sent, classified, fed back. */
-const attemptOnce = <A>(
+type Answer<A> = { readonly value: A; readonly requestId: string | undefined }
+
+/** One attempt sent and classified, its answer fed back to `permit`. */
+const sending = <A>(
   transport: Attempt.Transport,
   prepared: Prepared,
   endpoint: Endpoint<A>,
-  ticket: RateLimiter.Ticket
-): Effect.Effect<{ readonly value: A; readonly requestId: string | undefined }, GrokError, Scope.Scope> => {
-  const sending = (permit: RateLimiter.Permit) =>
-    Effect.withFiberRuntime<{ readonly value: A; readonly requestId: string | undefined }, GrokError>((fiber) => {
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const sent = clock.unsafeCurrentTimeMillis()
-      return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used), (exchange) => {
-        const durationMillis = clock.unsafeCurrentTimeMillis() - sent
-        const fed = report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
-        const { result, requestId } = exchange
-        return Effect.zipRight(
-          fed,
-          Either.isRight(result) ? Effect.succeed({ value: result.right, requestId }) : Effect.fail(result.left)
-        )
-      })
+  permit: RateLimiter.Permit
+): Effect.Effect<Answer<A>, GrokError> =>
+  Effect.withFiberRuntime<Answer<A>, GrokError>((fiber) => {
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const sent = clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used), (exchange) => {
+      const durationMillis = clock.unsafeCurrentTimeMillis() - sent
+      const fed = report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
+      const { result, requestId } = exchange
+      return Effect.zipRight(
+        fed,
+        Either.isRight(result) ? Effect.succeed({ value: result.right, requestId }) : Effect.fail(result.left)
+      )
     })
-  return endpoint.admitted ? Effect.flatMap(admit(prepared.limiter, ticket), sending) : sending(unlimitedPermit)
-}
+  })
+
+/**
+ * Whether an attempt of `endpoint` waits for the limiter: not when the endpoint is not admitted, nor when the
+ * limiter is the unlimited one, which admits at once and learns nothing (no ticket, no permit, no scope).
+ */
+const limitedBy = (prepared: Prepared, endpoint: { readonly admitted: boolean }): boolean =>
+  endpoint.admitted && prepared.limiter !== RateLimiter.unlimited
 
 /** The call on one model, retried by the policy. */
 const onModel = <A>(
@@ -250,17 +258,21 @@ const onModel = <A>(
   endpoint: Endpoint<A>,
   model: string,
   fallbackNext: boolean
-): Effect.Effect<Success<A>, GrokError> =>
-  Effect.flatMap(ticketOf(prepared, call, endpoint), (ticket) => {
-    const transport = { ...client.transport, timeout: prepared.timeout }
-    const once = attemptOnce(transport, prepared, endpoint, ticket)
+): Effect.Effect<Success<A>, GrokError> => {
+  const transport = { ...client.transport, timeout: prepared.timeout }
+  const attributes = (n: number) => ({ "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n })
+  const retried = (once: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
+    // Neither a breaker nor a limiter: nothing to gate, nothing held for the attempt's scope.
+    const direct = prepared.breaker === undefined && !limitedBy(prepared, endpoint)
     const attempt = (n: number) =>
       spanned(
         "grok.attempt",
-        { "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n },
-        Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
-          Effect.scoped(Breaker.guarded(gate, once))
-        ),
+        attributes(n),
+        direct
+          ? sending(transport, prepared, endpoint, unlimitedPermit)
+          : Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+              Effect.scoped(Breaker.guarded(gate, once))
+            ),
         Attempt.refusingRedirects
       )
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
@@ -268,7 +280,12 @@ const onModel = <A>(
       attempts: prepared.progress.attempts,
       model
     }))
-  })
+  }
+  if (!limitedBy(prepared, endpoint)) return retried(sending(transport, prepared, endpoint, unlimitedPermit))
+  return Effect.flatMap(ticketOf(prepared, call, endpoint), (ticket) =>
+    retried(Effect.flatMap(admit(prepared.limiter, ticket), (permit) => sending(transport, prepared, endpoint, permit)))
+  )
+}
 
 /** Runs one call of `endpoint` through every stage. */
 export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
