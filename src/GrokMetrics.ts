@@ -12,166 +12,128 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as GrokApi from "./GrokApi.js"
-import { labelled, type Update, updateAll } from "./internal/labelledMetric.js"
+import {
+  admissionWaitUpdates,
+  attemptUpdates,
+  callUpdates,
+  rateLimitUpdates,
+  rejectedTotal,
+  retriesTotal,
+  usageUpdates
+} from "./internal/grokMetrics.js"
+import { labelled, updateAll } from "./internal/labelledMetric.js"
 import type { RateLimitInfo } from "./RateLimitHeaders.js"
 
-/**
- * Histogram boundaries in seconds for LLM latencies, from 50 ms to 5 minutes (reasoning models take minutes).
- *
- * @since 0.1.0
- * @category boundaries
- */
-export const latencyBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
-  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300
-])
-
-/**
- * Histogram boundaries in seconds for the time spent waiting for admission, from 1 ms to 2 minutes.
- *
- * @since 0.1.0
- * @category boundaries
- */
-export const admissionBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
-  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
-])
-
-/**
- * Histogram boundaries for the number of attempts one call took.
- *
- * @since 0.1.0
- * @category boundaries
- */
-export const attemptBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
-  1, 2, 3, 4, 5, 6, 8, 10
-])
-
-/**
- * `grok_calls_total{model,outcome}`: finished calls (after every retry).
- *
- * @since 0.1.0
- * @category metrics
- */
-export const callsTotal = Metric.counter("grok_calls_total", {
-  description: "Grok calls finished, after retries, by model and outcome (success or error tag)",
-  incremental: true
-})
-
-/**
- * `grok_call_duration_seconds{model,outcome}`: whole-call latency, admission waits and retries included.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const callDuration = Metric.histogram(
-  "grok_call_duration_seconds",
+export {
+  /**
+   * Histogram boundaries in seconds for LLM latencies, from 50 ms to 5 minutes (reasoning models take minutes).
+   *
+   * @since 0.1.0
+   * @category boundaries
+   */
   latencyBoundaries,
-  "Latency of whole Grok calls in seconds, including admission waits and retries"
-)
-
-/**
- * `grok_call_attempts{model,outcome}`: how many attempts each finished call took.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const callAttempts = Metric.histogram(
-  "grok_call_attempts",
-  attemptBoundaries,
-  "Attempts per finished Grok call (1 means no retry)"
-)
-
-/**
- * `grok_attempts_total{model,outcome,status}`: single HTTP attempts.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const attemptsTotal = Metric.counter("grok_attempts_total", {
-  description: "Grok HTTP attempts by model, outcome (success or error tag) and HTTP status (or none)",
-  incremental: true
-})
-
-/**
- * `grok_attempt_duration_seconds{model,outcome}`: latency of one HTTP attempt.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const attemptDuration = Metric.histogram(
-  "grok_attempt_duration_seconds",
-  latencyBoundaries,
-  "Latency of single Grok HTTP attempts in seconds"
-)
-
-/**
- * `grok_retries_total{model,error}`: retries scheduled, by the error that caused them.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const retriesTotal = Metric.counter("grok_retries_total", {
-  description: "Grok retries by model and the error tag that caused them",
-  incremental: true
-})
-
-/**
- * `grok_rejected_total{model,reason}`: calls shed or refused on our side before sending.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const rejectedTotal = Metric.counter("grok_rejected_total", {
-  description: "Grok calls shed or rejected before sending, by model and reason",
-  incremental: true
-})
-
-/**
- * `grok_admission_wait_seconds{model}`: time an attempt waited for the rate limiter.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const admissionWait = Metric.histogram(
-  "grok_admission_wait_seconds",
+  /**
+   * Histogram boundaries in seconds for the time spent waiting for admission, from 1 ms to 2 minutes.
+   *
+   * @since 0.1.0
+   * @category boundaries
+   */
   admissionBoundaries,
-  "Time Grok attempts waited for rate-limiter admission in seconds"
-)
-
-/**
- * `grok_tokens_total{model,kind}`: tokens reported by `usage`; `kind` is prompt, completion, reasoning or cached.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const tokensTotal = Metric.counter("grok_tokens_total", {
-  description: "Tokens reported by Grok usage, by model and kind (prompt, completion, reasoning, cached)",
-  incremental: true
-})
-
-/**
- * `grok_cost_usd_total{model}`: spend in US dollars, from `usage.cost_in_usd_ticks`.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const costUsdTotal = Metric.counter("grok_cost_usd_total", {
-  description: "Cost of Grok calls in US dollars, from usage.cost_in_usd_ticks",
-  incremental: true
-})
-
-/**
- * `grok_ratelimit_remaining{model,limit}`: the remaining quota the last response's headers announced.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const rateLimitRemaining = Metric.gauge("grok_ratelimit_remaining", {
-  description: "Remaining quota announced by the last x-ratelimit-remaining-* headers, by model and limit"
-})
+  /**
+   * Histogram boundaries for the number of attempts one call took.
+   *
+   * @since 0.1.0
+   * @category boundaries
+   */
+  attemptBoundaries,
+  /**
+   * `grok_calls_total{model,outcome}`: finished calls (after every retry).
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  callsTotal,
+  /**
+   * `grok_call_duration_seconds{model,outcome}`: whole-call latency, admission waits and retries included.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  callDuration,
+  /**
+   * `grok_call_attempts{model,outcome}`: how many attempts each finished call took.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  callAttempts,
+  /**
+   * `grok_attempts_total{model,outcome,status}`: single HTTP attempts.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  attemptsTotal,
+  /**
+   * `grok_attempt_duration_seconds{model,outcome}`: latency of one HTTP attempt.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  attemptDuration,
+  /**
+   * `grok_retries_total{model,error}`: retries scheduled, by the error that caused them.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  retriesTotal,
+  /**
+   * `grok_rejected_total{model,reason}`: calls shed or refused on our side before sending.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  rejectedTotal,
+  /**
+   * `grok_admission_wait_seconds{model}`: time an attempt waited for the rate limiter.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  admissionWait,
+  /**
+   * `grok_tokens_total{model,kind}`: tokens reported by `usage`; `kind` is prompt, completion, reasoning or cached.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  tokensTotal,
+  /**
+   * `grok_cost_usd_total{model}`: spend in US dollars, from `usage.cost_in_usd_ticks`.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  costUsdTotal,
+  /**
+   * `grok_ratelimit_remaining{model,limit}`: the remaining quota the last response's headers announced.
+   *
+   * @since 0.1.0
+   * @category metrics
+   */
+  rateLimitRemaining,
+  /**
+   * The `status` label: the HTTP status as a string, or "none" when there was no answer.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
+  statusLabel
+} from "./internal/grokMetrics.js"
 
 /**
  * Adds labels to a metric, data-first so that the metric keeps its type.
@@ -183,14 +145,6 @@ export const withLabels = <Type, In, Out>(
   metric: Metric.Metric<Type, In, Out>,
   labels: Readonly<Record<string, string>>
 ): Metric.Metric<Type, In, Out> => labelled(metric, labels)
-
-/**
- * The `status` label: the HTTP status as a string, or "none" when there was no answer.
- *
- * @since 0.1.0
- * @category utils
- */
-export const statusLabel = (status: number | undefined): string => (status === undefined ? "none" : String(status))
 
 /**
  * The `outcome` label of a finished effect: "success", the `_tag` of a tagged failure, "Failure" for an untagged
@@ -208,8 +162,6 @@ export const outcomeOfExit = (exit: Exit.Exit<unknown, unknown>): string => {
   return Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "Failure"
 }
 
-const seconds = (millis: number) => Math.max(0, millis) / 1000
-
 /**
  * Records one HTTP attempt: `grok_attempts_total` and `grok_attempt_duration_seconds`.
  *
@@ -221,11 +173,7 @@ export const recordAttempt = (o: {
   readonly outcome: string
   readonly status?: number | undefined
   readonly durationMillis: number
-}): Effect.Effect<void> =>
-  updateAll([
-    [withLabels(attemptsTotal, { model: o.model, outcome: o.outcome, status: statusLabel(o.status) }), 1],
-    [withLabels(attemptDuration, { model: o.model, outcome: o.outcome }), seconds(o.durationMillis)]
-  ])
+}): Effect.Effect<void> => updateAll(attemptUpdates(o))
 
 /**
  * Records one finished call: `grok_calls_total`, `grok_call_duration_seconds` and `grok_call_attempts`.
@@ -238,14 +186,7 @@ export const recordCall = (o: {
   readonly outcome: string
   readonly attempts: number
   readonly durationMillis: number
-}): Effect.Effect<void> => {
-  const labels = { model: o.model, outcome: o.outcome }
-  return updateAll([
-    [withLabels(callsTotal, labels), 1],
-    [withLabels(callDuration, labels), seconds(o.durationMillis)],
-    [withLabels(callAttempts, labels), o.attempts]
-  ])
-}
+}): Effect.Effect<void> => updateAll(callUpdates(o))
 
 /**
  * Records a retry about to be scheduled after `errorTag`: `grok_retries_total`.
@@ -274,7 +215,7 @@ export const recordRejected = (o: { readonly model: string; readonly reason: str
 export const recordAdmissionWait = (o: {
   readonly model: string
   readonly durationMillis: number
-}): Effect.Effect<void> => updateAll([[withLabels(admissionWait, { model: o.model }), seconds(o.durationMillis)]])
+}): Effect.Effect<void> => updateAll(admissionWaitUpdates(o))
 
 /**
  * Records the `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total`.
@@ -285,22 +226,8 @@ export const recordAdmissionWait = (o: {
  * @since 0.1.0
  * @category recording
  */
-export const recordUsage = (o: { readonly model: string; readonly usage: GrokApi.Usage }): Effect.Effect<void> => {
-  const summary = GrokApi.usageSummary(o.usage)
-  const kinds = {
-    prompt: summary.prompt,
-    completion: summary.completion,
-    reasoning: summary.reasoning,
-    cached: summary.cached
-  }
-  const tokens = Object.entries(kinds).map(([kind, count]): Update => [
-    withLabels(tokensTotal, { model: o.model, kind }),
-    count
-  ])
-  const cost: Array<Update> =
-    o.usage.cost_in_usd_ticks === undefined ? [] : [[withLabels(costUsdTotal, { model: o.model }), summary.costUsd]]
-  return updateAll([...tokens, ...cost])
-}
+export const recordUsage = (o: { readonly model: string; readonly usage: GrokApi.Usage }): Effect.Effect<void> =>
+  updateAll(usageUpdates(o))
 
 /**
  * Records the remaining quota announced by rate-limit headers: `grok_ratelimit_remaining{limit=requests|tokens}`.
@@ -313,10 +240,7 @@ export const recordRateLimitInfo = (o: {
   readonly model: string
   readonly info: RateLimitInfo
 }): Effect.Effect<void> => {
-  const updates = (["requests", "tokens"] as const).flatMap((limit): Array<Update> => {
-    const remaining = o.info[limit]?.remaining
-    return remaining === undefined ? [] : [[withLabels(rateLimitRemaining, { model: o.model, limit }), remaining]]
-  })
+  const updates = rateLimitUpdates(o)
   return updates.length === 0 ? Effect.void : updateAll(updates)
 }
 

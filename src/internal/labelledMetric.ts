@@ -46,13 +46,17 @@ export const labelled = <Type, In, Out>(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- counters, gauges and histograms differ in Type only
 export type Update = readonly [Metric.Metric<any, number, unknown>, number]
 
+/** Applies the updates with the fiber's metric labels `labels`, for code that already runs in one step. */
+export const unsafeApply = (updates: ReadonlyArray<Update>, labels: ReadonlyArray<MetricLabel.MetricLabel>): void => {
+  for (const [metric, input] of updates) metric.unsafeUpdate(input, labels)
+}
+
 /**
  * Applies the updates in one step, with the fiber's metric labels read once: what `Metric.update`, `increment` and
  * `set` do for numeric counters, gauges and histograms, one effect each.
  */
 export const updateAll = (updates: ReadonlyArray<Update>): Effect.Effect<void> =>
-  FiberRef.getWith(FiberRef.currentMetricLabels, (labels) =>
-    Effect.sync(() => {
-      for (const [metric, input] of updates) metric.unsafeUpdate(input, labels)
-    })
-  )
+  Effect.withFiberRuntime<void>((fiber) => {
+    unsafeApply(updates, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    return Effect.void
+  })

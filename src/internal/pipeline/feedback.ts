@@ -4,10 +4,12 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import type * as GrokApi from "../../GrokApi.js"
-import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import type * as RateLimiter from "../../RateLimiter.js"
+import { attemptUpdates, rateLimitUpdates, usageUpdates } from "../grokMetrics.js"
+import { unsafeApply } from "../labelledMetric.js"
 import type { Exchange } from "./attempt.js"
 import { annotate } from "./span.js"
 
@@ -23,7 +25,7 @@ const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined):
   }
 }
 
-/** The attempt's feedback to its permit, its span attributes and its metrics, in one step. */
+/** The attempt's feedback to its permit, its span attributes and its metrics (every one in the same step). */
 export const report = <A>(options: {
   readonly permit: RateLimiter.Permit
   readonly exchange: Exchange<A>
@@ -39,15 +41,9 @@ export const report = <A>(options: {
     annotate(span, "http.response.status_code", exchange.status ?? 0)
     annotate(span, "grok.request_id", exchange.requestId ?? "")
     annotate(span, "grok.outcome", outcome)
-    const attempt = GrokMetrics.recordAttempt({
-      model,
-      outcome,
-      status: exchange.status,
-      durationMillis: options.durationMillis
-    })
-    const metrics = Effect.zipRight(attempt, GrokMetrics.recordRateLimitInfo({ model, info: exchange.info }))
-    return Effect.zipRight(
-      options.permit.report(feedbackOf(exchange, usage)),
-      usage === undefined ? metrics : Effect.zipRight(metrics, GrokMetrics.recordUsage({ model, usage }))
-    )
+    const updates = attemptUpdates({ model, outcome, status: exchange.status, durationMillis: options.durationMillis })
+    updates.push(...rateLimitUpdates({ model, info: exchange.info }))
+    if (usage !== undefined) updates.push(...usageUpdates({ model, usage }))
+    unsafeApply(updates, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    return options.permit.report(feedbackOf(exchange, usage))
   })
