@@ -11,7 +11,7 @@ import * as Responses from "../api/responses.js"
 import * as ChatEndpoints from "../endpoints/chat.js"
 import * as ResponseEndpoints from "../endpoints/responses.js"
 import * as Pipeline from "../pipeline/pipeline.js"
-import { spanned } from "../pipeline/span.js"
+import { spannedEnding } from "../pipeline/span.js"
 import { runCollected, runStream } from "../pipeline/stream.js"
 import { collectChatStream } from "../stream/collectChat.js"
 import { collectResponseStream } from "../stream/collectResponse.js"
@@ -73,15 +73,17 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
     input: GrokApi.ChatRequest,
     options: ChatOptions = {}
   ): Effect.Effect<ChatResult, GrokError.GrokError> =>
-    Effect.flatMap(ChatEndpoints.validChat(input), (valid) =>
-      options.stream === true
-        ? Effect.flatMap(ChatEndpoints.chatStream(baseUrl, valid), (endpoint) =>
-            Effect.map(runCollected(client, endpoint, streamed(options), collectChatStream), chatResult)
-          )
-        : Effect.flatMap(ChatEndpoints.chat(baseUrl, valid), (endpoint) =>
-            Effect.map(Pipeline.run(client, endpoint, options), chatResult)
-          )
-    ).pipe((call) => spanned("grok.chat", { "grok.model": input.model }, call), sliced)
+    spannedEnding("grok.chat", { "grok.model": input.model }, (ending) =>
+      Effect.flatMap(ChatEndpoints.validChat(input), (valid) =>
+        options.stream === true
+          ? Effect.flatMap(ChatEndpoints.chatStream(baseUrl, valid), (endpoint) =>
+              Effect.map(runCollected(client, endpoint, streamed(options), collectChatStream), chatResult)
+            )
+          : Effect.flatMap(ChatEndpoints.chat(baseUrl, valid), (endpoint) =>
+              Effect.map(Pipeline.run(client, endpoint, options, ending), chatResult)
+            )
+      )
+    ).pipe(sliced)
 
   const chatStream = (
     input: GrokApi.ChatRequest,

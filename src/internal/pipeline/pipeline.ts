@@ -9,6 +9,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -19,6 +21,8 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimiter from "../../RateLimiter.js"
 import * as RetryBudget from "../../RetryBudget.js"
 import * as RetryPolicy from "../../RetryPolicy.js"
+import { callUpdates } from "../grokMetrics.js"
+import { unsafeApply } from "../labelledMetric.js"
 import { admit } from "./admission.js"
 import { amend } from "./amend.js"
 import * as Attempt from "./attempt.js"
@@ -28,7 +32,7 @@ import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
 import { report } from "./feedback.js"
-import { annotate, spanned } from "./span.js"
+import { annotate, type Ending, spanned } from "./span.js"
 import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
 /** What a call may set; the client's options fill the rest. */
@@ -195,30 +199,49 @@ export const outer = <A>(
 export const modelsOf = (client: Client, call: Settings, model: string, retargetable: boolean) =>
   chain(model, retargetable ? (call.fallbackModels ?? client.defaults.fallbackModels ?? []) : [])
 
-/** Records the finished call (metrics, the alert monitor) and, on success, the model that answered, in one step. */
-const recordCall = (client: Client, prepared: Prepared, exit: Exit.Exit<unknown, GrokError>) =>
-  Effect.withFiberRuntime<void>((fiber) => {
-    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-    const durationMillis = now - prepared.started
-    const outcome = GrokMetrics.outcomeOfExit(exit)
-    const attempts = prepared.progress.attempts
-    if (Exit.isSuccess(exit)) annotate(fiber.currentSpan, "grok.answered_model", prepared.model)
-    const recorded = GrokMetrics.recordCall({ model: prepared.model, outcome, attempts, durationMillis })
-    const alerts = serviceIn(fiber.currentContext, Alerts.AlertMonitor, client.built.alerts)
-    if (Option.isNone(alerts)) return recorded
-    const status = Exit.isSuccess(exit) ? 200 : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
-    return Effect.zipRight(
-      recorded,
-      alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
-    )
-  })
+/**
+ * Records the finished call (metrics, the alert monitor) and, on success, the model that answered, from the fiber
+ * it ran in: the metrics at once, the alert monitor as the effect returned (none without a monitor).
+ */
+const recorded = (
+  client: Client,
+  prepared: Prepared,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  exit: Exit.Exit<unknown, unknown>
+): Effect.Effect<void> | undefined => {
+  const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+  const durationMillis = now - prepared.started
+  const outcome = GrokMetrics.outcomeOfExit(exit)
+  const attempts = prepared.progress.attempts
+  if (Exit.isSuccess(exit)) annotate(fiber.currentSpan, "grok.answered_model", prepared.model)
+  const updates = callUpdates({ model: prepared.model, outcome, attempts, durationMillis })
+  unsafeApply(updates, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  const alerts = serviceIn(fiber.currentContext, Alerts.AlertMonitor, client.built.alerts)
+  if (Option.isNone(alerts)) return undefined
+  const failure = Exit.isSuccess(exit) ? undefined : Option.getOrUndefined(Cause.failureOption(exit.cause))
+  const status = Exit.isSuccess(exit) ? 200 : (failure as GrokError | undefined)?.status
+  return alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
+}
 
-/** A call's final error or value, with the attempts it took; the call recorded as a whole, by the last model. */
-export const finish = <A>(client: Client, prepared: Prepared, effect: Effect.Effect<A, GrokError>) =>
-  Effect.onExit(
-    Effect.mapError(effect, (error) => withAttempts(error, prepared.progress.attempts)),
-    (exit) => recordCall(client, prepared, exit)
+/**
+ * A call's final error or value, with the attempts it took; the call recorded as a whole, by the last model: by
+ * the enclosing span's `ending` when given (one exit handler for both), else by an exit handler of its own.
+ */
+export const finish = <A>(
+  client: Client,
+  prepared: Prepared,
+  effect: Effect.Effect<A, GrokError>,
+  ending?: Ending
+): Effect.Effect<A, GrokError> => {
+  const amended = Effect.mapError(effect, (error) => withAttempts(error, prepared.progress.attempts))
+  if (ending !== undefined) {
+    ending.last = (fiber, exit) => recorded(client, prepared, fiber, exit)
+    return amended
+  }
+  return Effect.onExit(amended, (exit) =>
+    Effect.withFiberRuntime<void>((fiber) => recorded(client, prepared, fiber, exit) ?? Effect.void)
   )
+}
 
 type Answer<A> = { readonly value: A; readonly requestId: string | undefined }
 
@@ -287,8 +310,13 @@ const onModel = <A>(
   )
 }
 
-/** Runs one call of `endpoint` through every stage. */
-export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
+/** Runs one call of `endpoint` through every stage; recorded by `ending` when the caller's span gives one. */
+export const run = <A>(
+  client: Client,
+  endpoint: Endpoint<A>,
+  call: Settings,
+  ending?: Ending
+): Effect.Effect<Success<A>, GrokError> =>
   Effect.flatMap(prepare(client, endpoint.model, call), (prepared) => {
     const models = modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
     const perModel = (model: string, fallbackNext: boolean) =>
@@ -297,5 +325,5 @@ export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): E
         : Effect.flatMap(endpoint.retarget(model), (retargeted) =>
             onModel(client, prepared, call, retargeted, model, fallbackNext)
           )
-    return finish(client, prepared, outer(client, prepared, models, perModel))
+    return finish(client, prepared, outer(client, prepared, models, perModel), ending)
   })

@@ -7,6 +7,7 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
@@ -48,6 +49,16 @@ const unsafeSpan = (
   return span
 }
 
+/** What a span's one exit handler runs first, set by what runs inside it (the call's record, in the call span). */
+export interface Ending {
+  last:
+    | ((
+        fiber: Fiber.RuntimeFiber<unknown, unknown>,
+        exit: Exit.Exit<unknown, unknown>
+      ) => Effect.Effect<void> | undefined)
+    | undefined
+}
+
 /**
  * Runs `effect` in the span `name`, the parent of the spans it makes; `extend` may add more to the same context.
  * The call sites are this library's own: no stack trace is captured.
@@ -62,27 +73,50 @@ export const spanned = <A, E, R>(
     const options = { attributes, captureStackTrace: false }
     const span = unsafeSpan(fiber, name, options)
     return span === undefined
-      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, extend))
-      : within(fiber, span, effect, extend)
+      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, extend, undefined))
+      : within(fiber, span, effect, extend, undefined)
   })
 
-/** Runs `effect` with `span` as its parent span, then ends the span and restores the context. */
+/**
+ * `spanned` for an effect made per run with its own `Ending`: what it sets there runs in the span's exit handler,
+ * before the span ends, instead of in an exit handler of its own.
+ */
+export const spannedEnding = <A, E, R>(
+  name: string,
+  attributes: Record<string, unknown>,
+  make: (ending: Ending) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    const options = { attributes, captureStackTrace: false }
+    const ending: Ending = { last: undefined }
+    const effect = make(ending)
+    const span = unsafeSpan(fiber, name, options)
+    const same = (context: Context.Context<never>) => context
+    return span === undefined
+      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, same, ending))
+      : within(fiber, span, effect, same, ending)
+  })
+
+/** Runs `effect` with `span` as its parent span, then runs the ending, ends the span and restores the context. */
 const within = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   span: Tracer.Span,
   effect: Effect.Effect<A, E, R>,
-  extend: (context: Context.Context<never>) => Context.Context<never>
+  extend: (context: Context.Context<never>) => Context.Context<never>,
+  ending: Ending | undefined
 ): Effect.Effect<A, E, R> => {
   const before = fiber.currentContext
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
   const inside = Context.add(extend(before), Tracer.ParentSpan, span)
-  return Effect.onExit(Effect.zipRight(FiberRef.set(FiberRef.currentContext, inside), effect), (exit) =>
-    Effect.zipRight(
+  return Effect.onExit(Effect.zipRight(FiberRef.set(FiberRef.currentContext, inside), effect), (exit) => {
+    const last = ending?.last?.(fiber, exit)
+    const ended = Effect.zipRight(
       FiberRef.set(FiberRef.currentContext, before),
       Effect.sync(() => {
         if (span.status._tag !== "Ended") span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
       })
     )
-  )
+    return last === undefined ? ended : Effect.zipRight(last, ended)
+  })
 }
