@@ -117,19 +117,24 @@ const admitStepping = (
   )
 
 /**
- * A closed key past its cold start lets the caller out with no step: the record does not change, and the pass
- * needs no finalizer, since its "ignored" verdict changes nothing (an interrupted call leaves nothing held).
+ * The pass of a closed key past its cold start, let out with no step (undefined when `admit` must decide): the
+ * record does not change, and the pass needs no finalizer, since its "ignored" verdict changes nothing (an
+ * interrupted call leaves nothing held).
  */
+export const quietPass = (core: Core.Core, key: string): Pass | undefined => {
+  const state = Core.quietState(core, key)
+  const ticket = state === undefined ? undefined : State.quietTicket(state, core.settings.machine)
+  return ticket === undefined ? undefined : { probe: false, report: reporter(core, key, ticket) }
+}
+
 const admit = (
   core: Core.Core,
   key: string,
   options: AdmitOptions | undefined
 ): Effect.Effect<Pass, CircuitOpenError, Scope.Scope> =>
   Effect.suspend(() => {
-    const state = Core.quietState(core, key)
-    const ticket = state === undefined ? undefined : State.quietTicket(state, core.settings.machine)
-    if (ticket === undefined) return admitStepping(core, key, options)
-    return Effect.succeed<Pass>({ probe: false, report: reporter(core, key, ticket) })
+    const pass = quietPass(core, key)
+    return pass === undefined ? admitStepping(core, key, options) : Effect.succeed(pass)
   })
 
 /** Looks the key up when run, not when built: an effect kept and run again must see the key appear. */
