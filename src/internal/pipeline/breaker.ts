@@ -29,8 +29,9 @@ export const waitMillis = (options: {
 }): number | undefined => {
   if (options.fallbackNext) return 0
   const untilDeadline = options.deadline.at === undefined ? undefined : Math.max(0, options.deadline.at - options.now)
-  const waits = [untilDeadline, options.maxQueueWaitMillis].filter((wait): wait is number => wait !== undefined)
-  return waits.length === 0 ? undefined : Math.min(...waits)
+  const queueWait = options.maxQueueWaitMillis
+  if (untilDeadline === undefined || queueWait === undefined) return untilDeadline ?? queueWait
+  return Math.min(untilDeadline, queueWait)
 }
 
 /** Whether an attempt on `key` would wait for a probe now: the breaker is open or its probe is out. */
