@@ -78,9 +78,9 @@ export const make = (settings: LimiterOptions.Settings): Effect.Effect<Engine> =
     inFlight: 0
   }))
 
-/** Wakes the dispatcher for another round. */
+/** Wakes the dispatcher for another round; with nobody queued a round has nothing to do. */
 export const signal = (self: Engine): void => {
-  Queue.unsafeOffer(self.wake, undefined)
+  if (self.queue.size > 0) Queue.unsafeOffer(self.wake, undefined)
 }
 
 /** The budget of `key` changed: a waiter the store refused may go now. */
@@ -111,6 +111,18 @@ export const popLowest = (self: Engine): PriorityQueue.Entry<Waiter> | undefined
   const entry = self.queue.popLowest()
   if (entry !== undefined) left(self, entry.value.key)
   return entry
+}
+
+/** Counts an admission of `key` in flight and makes its grant. */
+export const admit = (
+  self: Engine,
+  key: string,
+  grant: Pick<Grant, "tokens" | "admittedAtMillis" | "delayed" | "store">
+): Grant => {
+  self.inFlight++
+  const state = stateOf(self, key)
+  state.admitted++
+  return { ...grant, key, seq: state.admitted, reported: false, released: false }
 }
 
 export const fail = (waiter: Waiter, reason: Rejected["reason"]): void => {
