@@ -4,7 +4,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -78,8 +77,8 @@ const admit = (ctx: Context, round: Round, entry: Entry, answer: Reserved, asked
       delayed: waiter.delayed || engine.queue.size > 0,
       store: answer.store
     })
-    waiter.grant = grant
-    Deferred.unsafeDone(waiter.deferred, Effect.succeed(grant))
+    waiter.held.grant = grant
+    waiter.resume(Effect.succeed(grant))
     // The entries before it are all of blocked keys: carry on from the next one rather than from the head.
     return following
   })

@@ -4,10 +4,8 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { Rejected } from "../../GrokError.js"
 import type * as RateLimiterStore from "../../RateLimiterStore.js"
@@ -55,7 +53,7 @@ const cancel = (parts: Parts, waiter: Engine.Waiter) =>
       Engine.signal(parts.engine)
       return Effect.void
     }
-    return waiter.grant !== undefined ? release(parts, waiter.grant, false) : Effect.void
+    return waiter.held.grant !== undefined ? release(parts, waiter.held.grant, false) : Effect.void
   })
 
 /** Makes room in a full queue by shedding the lowest priority, or refuses the newcomer if it is the lowest. */
@@ -80,52 +78,41 @@ const maxWaitOf = (settings: LimiterOptions.Settings, ticket: Ticket): number | 
   return isFinite(ticketWait) ? ticketWait : undefined
 }
 
-/** The grant an attempt holds, once it has one: its scope's finalizer releases whatever is here then. */
-interface Holder {
-  grant: Engine.Grant | undefined
-}
-
 /** The tokens an attempt reserves: its estimate in whole tokens, none for an estimate that is not one. */
 const tokensOf = (ticket: Ticket): number => {
   const estimate = ticket.estimatedTokens
   return Number.isFinite(estimate) && estimate > 0 ? Math.ceil(estimate) : 0
 }
 
-const waiterOf = (engine: Engine.Engine, ticket: Ticket, deferred: Deferred.Deferred<Engine.Grant, Rejected>) => {
+/**
+ * Queues the attempt until the dispatcher grants or rejects it, the queue wait ends, or it is interrupted (then
+ * it leaves the queue, or returns a grant that raced in). A waiting caller holds only its fiber suspended on one
+ * callback: no `Deferred`, no generator, no other fiber unless it has a queue wait.
+ */
+const wait = (parts: Parts, ticket: Ticket, held: Engine.Held): Effect.Effect<Engine.Grant, Rejected> => {
+  const { engine } = parts
+  const rank = rankOf(ticket.priority)
   const waiter: Engine.Waiter = {
     key: Engine.keyOf(engine, ticket),
     tokens: tokensOf(ticket),
-    deferred,
+    resume: unqueued,
     entry: undefined,
-    grant: undefined,
+    held,
     delayed: false
   }
-  return waiter
+  const queued = Effect.async<Engine.Grant, Rejected>((resume) => {
+    waiter.resume = resume
+    waiter.entry = Engine.enqueue(engine, waiter, rank)
+    Engine.signal(engine)
+    return cancel(parts, waiter)
+  })
+  const maxWait = maxWaitOf(engine.settings, ticket)
+  const bounded = maxWait === undefined ? queued : Effect.raceFirst(queued, expire(parts, waiter, maxWait))
+  return Effect.zipRight(shed(parts, ticket, rank), bounded)
 }
 
-/** Queues the attempt and waits for the dispatcher's grant, the queue wait's end, or an interruption. */
-const wait = (parts: Parts, ticket: Ticket, holder: Holder): Effect.Effect<Engine.Grant, Rejected> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      const { engine } = parts
-      const rank = rankOf(ticket.priority)
-      yield* shed(parts, ticket, rank)
-      const waiter = waiterOf(engine, ticket, yield* Deferred.make<Engine.Grant, Rejected>())
-      waiter.entry = Engine.enqueue(engine, waiter, rank)
-      Engine.signal(engine)
-      const maxWait = maxWaitOf(engine.settings, ticket)
-      const admitted = Deferred.await(waiter.deferred)
-      const exit = yield* Effect.exit(
-        restore(maxWait === undefined ? admitted : Effect.raceFirst(admitted, expire(parts, waiter, maxWait)))
-      )
-      if (Exit.isFailure(exit)) {
-        yield* cancel(parts, waiter)
-        return yield* Effect.failCause(exit.cause)
-      }
-      holder.grant = exit.value
-      return exit.value
-    })
-  )
+/** A waiter's `resume` until it is queued: nothing can end a wait that has not begun. */
+const unqueued = (): void => {}
 
 /**
  * Admits at once when nobody waits and the key has room in a store that answers synchronously (the memory
@@ -152,7 +139,7 @@ const acquire =
   (parts: Parts) =>
   (ticket: Ticket): Effect.Effect<Permit, Rejected, Scope.Scope> =>
     Effect.withFiberRuntime((fiber) => {
-      const holder: Holder = { grant: undefined }
+      const holder: Engine.Held = { grant: undefined }
       const scope = Context.unsafeGet(fiber.currentContext, Scope.Scope)
       const released = Scope.addFinalizerExit(scope, () =>
         holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)
