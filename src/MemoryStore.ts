@@ -7,6 +7,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SyncStore from "./internal/admission/syncStore.js"
 import * as RateLimiterStore from "./RateLimiterStore.js"
 
 /** Waits below this many milliseconds are rounding noise of `tat + n·I − B·I`, not a real wait. */
@@ -45,6 +46,9 @@ export interface Core {
   readonly hold: (request: RateLimiterStore.HoldRequest, now: number) => number
 }
 
+/** Cores made here: they never throw, so the limiter may call them in its own step (`syncStore.ts`). */
+const ownCores = new WeakSet<Core>()
+
 /**
  * Creates the synchronous state machine that `make` wraps: a fresh, empty budget for every key.
  *
@@ -52,6 +56,12 @@ export interface Core {
  * @category constructors
  */
 export const makeCore = (): Core => {
+  const core = newCore()
+  ownCores.add(core)
+  return core
+}
+
+const newCore = (): Core => {
   const keys = new Map<string, KeyState>()
   const stateOf = (key: string): KeyState => {
     let state = keys.get(key)
@@ -93,11 +103,15 @@ export const makeCore = (): Core => {
  * @since 0.1.0
  * @category constructors
  */
-export const fromCore = (core: Core): RateLimiterStore.Service => ({
-  reserve: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.reserve(request, now)),
-  settle: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.settle(request, now)),
-  hold: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.hold(request, now))
-})
+export const fromCore = (core: Core): RateLimiterStore.Service => {
+  const store: RateLimiterStore.Service = {
+    reserve: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.reserve(request, now)),
+    settle: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.settle(request, now)),
+    hold: (request) => Effect.map(Clock.currentTimeMillis, (now) => core.hold(request, now))
+  }
+  // A core of someone else's may throw: its store keeps to effects, where the limiter catches that.
+  return ownCores.has(core) ? SyncStore.register(store, core) : store
+}
 
 /**
  * A fresh memory store. Budgets live as long as the store value: share one value to share budgets.

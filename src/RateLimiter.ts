@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import * as GrokApi from "./GrokApi.js"
 import type * as Contract from "./internal/admission/contract.js"
 import * as Admission from "./internal/admission/limiter.js"
+import * as Snapshots from "./internal/admission/snapshots.js"
 import * as LimiterOptions from "./internal/limiterOptions.js"
 import * as MemoryStore from "./MemoryStore.js"
 import * as RateLimiterStore from "./RateLimiterStore.js"
@@ -98,6 +99,7 @@ export type Service = Contract.Service
 export class RateLimiter extends Context.Tag("grok-resilience/RateLimiter")<RateLimiter, Service>() {}
 
 const unlimitedPermit: Permit = { report: () => Effect.void }
+const unlimitedSnapshot: Snapshot = { queued: 0, inFlight: 0, holdUntilMillis: 0 }
 
 /**
  * A limiter that admits everything at once. Use it when another component already paces the calls.
@@ -105,10 +107,13 @@ const unlimitedPermit: Permit = { report: () => Effect.void }
  * @since 0.1.0
  * @category layers
  */
-export const unlimited: Service = {
-  acquire: () => Effect.succeed(unlimitedPermit),
-  snapshot: Effect.succeed({ queued: 0, inFlight: 0, holdUntilMillis: 0 })
-}
+export const unlimited: Service = Snapshots.register(
+  {
+    acquire: () => Effect.succeed(unlimitedPermit),
+    snapshot: Effect.succeed(unlimitedSnapshot)
+  },
+  () => unlimitedSnapshot
+)
 
 /**
  * @since 0.1.0

@@ -1,6 +1,7 @@
 /** The rate limiter's gauges and the recording of a limiter snapshot; `GrokMetrics` re-exports them. */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import type * as MetricLabel from "effect/MetricLabel"
 import type { Snapshot } from "./admission/contract.js"
 import { labelled, type Update, updateAll } from "./labelledMetric.js"
 
@@ -39,6 +40,19 @@ export const limiterAdaptiveRate = Metric.gauge("grok_limiter_adaptive_rate", {
   description: "Requests per second the adaptive rate limiter currently allows, by budget key"
 })
 
+const stateUpdates = (o: { readonly snapshot: Snapshot; readonly nowMillis: number }): ReadonlyArray<Update> => {
+  const remainingMillis = Math.max(0, o.snapshot.holdUntilMillis - o.nowMillis)
+  const updates: Array<Update> = [
+    [limiterQueueDepth, o.snapshot.queued],
+    [limiterInFlight, o.snapshot.inFlight],
+    [limiterCooldownActive, remainingMillis > 0 ? 1 : 0],
+    [limiterCooldownRemaining, remainingMillis / 1000]
+  ]
+  const rates = o.snapshot.rates
+  if (rates !== undefined) for (const key in rates) updates.push([labelled(limiterAdaptiveRate, { key }), rates[key]!])
+  return updates
+}
+
 /**
  * Records a limiter snapshot: queue depth, in-flight attempts, whether a cooldown is active at `nowMillis`, and in
  * adaptive mode the learned rate of each budget key.
@@ -46,16 +60,12 @@ export const limiterAdaptiveRate = Metric.gauge("grok_limiter_adaptive_rate", {
 export const recordLimiterState = (o: {
   readonly snapshot: Snapshot
   readonly nowMillis: number
-}): Effect.Effect<void> => {
-  const remainingMillis = Math.max(0, o.snapshot.holdUntilMillis - o.nowMillis)
-  return updateAll([
-    [limiterQueueDepth, o.snapshot.queued],
-    [limiterInFlight, o.snapshot.inFlight],
-    [limiterCooldownActive, remainingMillis > 0 ? 1 : 0],
-    [limiterCooldownRemaining, remainingMillis / 1000],
-    ...Object.entries(o.snapshot.rates ?? {}).map(([key, rate]): Update => [
-      labelled(limiterAdaptiveRate, { key }),
-      rate
-    ])
-  ])
+}): Effect.Effect<void> => updateAll(stateUpdates(o))
+
+/** `recordLimiterState` in the caller's step, with the fiber's metric labels already read. */
+export const unsafeRecordLimiterState = (
+  o: { readonly snapshot: Snapshot; readonly nowMillis: number },
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): void => {
+  for (const [metric, input] of stateUpdates(o)) metric.unsafeUpdate(input, labels)
 }

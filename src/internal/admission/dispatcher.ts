@@ -4,7 +4,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -72,21 +71,14 @@ const admit = (ctx: Context, round: Round, entry: Entry, answer: Reserved, asked
       round.now = yield* Clock.currentTimeMillis
       return engine.queue.peek()
     }
-    engine.inFlight++
-    const state = Engine.stateOf(engine, waiter.key)
-    state.admitted++
-    const grant: Engine.Grant = {
-      key: waiter.key,
+    const grant = Engine.admit(engine, waiter.key, {
       tokens: waiter.tokens,
       admittedAtMillis: askedAt,
-      seq: state.admitted,
       delayed: waiter.delayed || engine.queue.size > 0,
-      store: answer.store,
-      reported: false,
-      released: false
-    }
-    waiter.grant = grant
-    Deferred.unsafeDone(waiter.deferred, Effect.succeed(grant))
+      store: answer.store
+    })
+    waiter.held.grant = grant
+    waiter.resume(Effect.succeed(grant))
     // The entries before it are all of blocked keys: carry on from the next one rather than from the head.
     return following
   })
@@ -120,9 +112,14 @@ const decide = (ctx: Context, round: Round, entry: Entry): Effect.Effect<Entry |
       return next()
     }
     const limits = Engine.limitsOf(engine, state)
-    const answer = yield* ctx.gateway.reserve({ key, requests: 1, tokens: waiter.tokens, limits })
+    const request = { key, requests: 1, tokens: waiter.tokens, limits }
     const askedAt = round.now
-    round.now = yield* Clock.currentTimeMillis
+    // A memory store answers in this step, at this instant; any other store takes time.
+    let answer = ctx.gateway.reserveNow(request, askedAt)
+    if (answer === undefined) {
+      answer = yield* ctx.gateway.reserve(request)
+      round.now = yield* Clock.currentTimeMillis
+    }
     if (answer === undefined) {
       Engine.rejectKey(engine, key)
       return engine.queue.peek()

@@ -3,7 +3,6 @@
  * in-flight count, with the small synchronous operations on them. Every other admission module works on this
  * record; all of it is mutated only in synchronous sections, which JavaScript never interleaves.
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as AdaptiveRate from "../../AdaptiveRate.js"
@@ -29,12 +28,19 @@ export interface Grant {
   released: boolean
 }
 
+/** Where an attempt keeps its grant: its scope's finalizer releases whatever is here when the scope closes. */
+export interface Held {
+  grant: Grant | undefined
+}
+
 export interface Waiter {
   readonly key: string
   readonly tokens: number
-  readonly deferred: Deferred.Deferred<Grant, Rejected>
+  /** Ends the wait: the caller's fiber goes on with the grant or the rejection (the first call only). */
+  resume: (outcome: Effect.Effect<Grant, Rejected>) => void
   entry: PriorityQueue.Entry<Waiter> | undefined
-  grant: Grant | undefined
+  /** Gets the grant the moment it is made, so that no interruption can fall between grant and release. */
+  readonly held: Held
   delayed: boolean
 }
 
@@ -78,9 +84,9 @@ export const make = (settings: LimiterOptions.Settings): Effect.Effect<Engine> =
     inFlight: 0
   }))
 
-/** Wakes the dispatcher for another round. */
+/** Wakes the dispatcher for another round; with nobody queued a round has nothing to do. */
 export const signal = (self: Engine): void => {
-  Queue.unsafeOffer(self.wake, undefined)
+  if (self.queue.size > 0) Queue.unsafeOffer(self.wake, undefined)
 }
 
 /** The budget of `key` changed: a waiter the store refused may go now. */
@@ -113,8 +119,20 @@ export const popLowest = (self: Engine): PriorityQueue.Entry<Waiter> | undefined
   return entry
 }
 
+/** Counts an admission of `key` in flight and makes its grant. */
+export const admit = (
+  self: Engine,
+  key: string,
+  grant: Pick<Grant, "tokens" | "admittedAtMillis" | "delayed" | "store">
+): Grant => {
+  self.inFlight++
+  const state = stateOf(self, key)
+  state.admitted++
+  return { ...grant, key, seq: state.admitted, reported: false, released: false }
+}
+
 export const fail = (waiter: Waiter, reason: Rejected["reason"]): void => {
-  Deferred.unsafeDone(waiter.deferred, Effect.fail(new Rejected({ reason })))
+  waiter.resume(Effect.fail(new Rejected({ reason })))
 }
 
 export const keyOf = (self: Engine, ticket: Ticket): string =>

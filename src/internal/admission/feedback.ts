@@ -4,18 +4,36 @@
  * shared cooldown), and in adaptive mode the rate is learned. How long an answer asks to wait is
  * `RateLimitHeaders.requestedWaitMillis`, the same rule the retry policy uses.
  */
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as AdaptiveRate from "../../AdaptiveRate.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import type * as RateLimiterStore from "../../RateLimiterStore.js"
 import type { Feedback } from "./contract.js"
 import * as Engine from "./engine.js"
+import * as FiberClock from "./fiberClock.js"
 import * as HeaderGate from "./headerGate.js"
 import * as LoneThrottle from "./loneThrottle.js"
 import type { StoreGateway } from "./storeGateway.js"
 
-/** Moves `requests` and `tokens` of `key`'s budget (negative gives back); a give-back may let a waiter go. */
+/**
+ * Moves `requests` and `tokens` of `key`'s budget (negative gives back) at `now`; a give-back may let a waiter go.
+ * A memory store settles in this step and the effect returned is `Effect.void`.
+ */
+export const settleAt = (
+  engine: Engine.Engine,
+  gateway: StoreGateway,
+  target: RateLimiterStore.Service,
+  move: { readonly key: string; readonly requests: number; readonly tokens: number },
+  now: number
+): Effect.Effect<void> => {
+  const { key, requests, tokens } = move
+  if (requests === 0 && tokens === 0) return Effect.void
+  if (requests < 0 || tokens < 0) Engine.budgetChanged(engine, key)
+  const request = { key, requests, tokens, limits: Engine.limitsOf(engine, Engine.stateOf(engine, key)) }
+  return gateway.settleNow(target, request, now) ? Effect.void : gateway.settle(target, request)
+}
+
+/** `settleAt` the current Clock time. */
 export const settle = (
   engine: Engine.Engine,
   gateway: StoreGateway,
@@ -24,12 +42,9 @@ export const settle = (
   requests: number,
   tokens: number
 ): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    if (requests === 0 && tokens === 0) return Effect.void
-    if (requests < 0 || tokens < 0) Engine.budgetChanged(engine, key)
-    const limits = Engine.limitsOf(engine, Engine.stateOf(engine, key))
-    return gateway.settle(target, { key, requests, tokens, limits })
-  })
+  Effect.withFiberRuntime((fiber) =>
+    settleAt(engine, gateway, target, { key, requests, tokens }, FiberClock.millisOf(fiber))
+  )
 
 /** Holds `key` for `millis` from `now` (never shortening a longer hold), locally and in the store. */
 const hold = (engine: Engine.Engine, gateway: StoreGateway, key: string, millis: number, now: number, cause: string) =>
@@ -180,32 +195,31 @@ const gate = (engine: Engine.Engine, state: Engine.KeyState, grant: Engine.Grant
   if (state.gate !== before) Engine.budgetChanged(engine, grant.key)
 }
 
-/** The `report` of a permit: settle, hold, gate and adapt, once. */
+/** The `report` of a permit: settle, hold, gate and adapt, once, in one step unless the store or a log takes more. */
 export const report =
   (engine: Engine.Engine, gateway: StoreGateway, grant: Engine.Grant) =>
   (feedback: Feedback): Effect.Effect<void> =>
-    Effect.suspend(() => {
+    Effect.withFiberRuntime((fiber) => {
       if (grant.reported || grant.released) return Effect.void
       grant.reported = true
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const state = Engine.stateOf(engine, grant.key)
-        const used = feedback.usedTokens
-        const charged = feedback.status !== 429 && used !== undefined && used >= 0 ? used : 0
-        const requested = holdMillis(engine, feedback)
-        const throttle = adapt(engine, state, grant, feedback, now, requested)
-        const wait =
-          feedback.status !== 429
-            ? requested
-            : state.adaptive !== undefined
-              ? adaptiveHoldMillis(requested, throttle, state)
-              : configuredHoldMillis(engine, state, feedback, now, requested)
-        gate(engine, state, grant, feedback, now)
-        const cause = feedback.status === 429 ? "429" : "remaining 0"
-        return Effect.zipRight(
-          charged !== grant.tokens
-            ? settle(engine, gateway, grant.store, grant.key, 0, charged - grant.tokens)
-            : Effect.void,
-          wait > 0 ? holdUnlessAbsurd(engine, gateway, grant.key, wait, now, cause) : Effect.void
-        )
-      })
+      const now = FiberClock.millisOf(fiber)
+      const state = Engine.stateOf(engine, grant.key)
+      const used = feedback.usedTokens
+      const charged = feedback.status !== 429 && used !== undefined && used >= 0 ? used : 0
+      const requested = holdMillis(engine, feedback)
+      const throttle = adapt(engine, state, grant, feedback, now, requested)
+      const wait =
+        feedback.status !== 429
+          ? requested
+          : state.adaptive !== undefined
+            ? adaptiveHoldMillis(requested, throttle, state)
+            : configuredHoldMillis(engine, state, feedback, now, requested)
+      gate(engine, state, grant, feedback, now)
+      const settled =
+        charged !== grant.tokens
+          ? settleAt(engine, gateway, grant.store, { key: grant.key, requests: 0, tokens: charged - grant.tokens }, now)
+          : Effect.void
+      if (!(wait > 0)) return settled
+      const cause = feedback.status === 429 ? "429" : "remaining 0"
+      return Effect.zipRight(settled, holdUnlessAbsurd(engine, gateway, grant.key, wait, now, cause))
     })

@@ -3,18 +3,20 @@
  * and implements `acquire` (queue, shed, wait, expire, cancel) and the release of permits.
  */
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { Rejected } from "../../GrokError.js"
 import type * as RateLimiterStore from "../../RateLimiterStore.js"
 import type * as LimiterOptions from "../limiterOptions.js"
 import { type Permit, rankOf, type Service, type Snapshot, type Ticket } from "./contract.js"
 import * as Dispatcher from "./dispatcher.js"
 import * as Engine from "./engine.js"
-import { report, settle } from "./feedback.js"
+import { report, settleAt } from "./feedback.js"
+import * as FiberClock from "./fiberClock.js"
+import * as HeaderGate from "./headerGate.js"
+import * as Snapshots from "./snapshots.js"
 import * as StoreGateway from "./storeGateway.js"
 
 interface Parts {
@@ -24,13 +26,14 @@ interface Parts {
 
 /** Frees the slot of a grant; an attempt that was never reported gives back its tokens. */
 const release = ({ engine, gateway }: Parts, grant: Engine.Grant, sent: boolean) =>
-  Effect.suspend(() => {
+  Effect.withFiberRuntime<void>((fiber) => {
     if (grant.released) return Effect.void
     grant.released = true
     engine.inFlight--
     Engine.signal(engine)
     if (grant.reported) return Effect.void
-    return settle(engine, gateway, grant.store, grant.key, sent ? 0 : -1, -grant.tokens)
+    const move = { key: grant.key, requests: sent ? 0 : -1, tokens: -grant.tokens }
+    return settleAt(engine, gateway, grant.store, move, FiberClock.millisOf(fiber))
   })
 
 const expire = ({ engine }: Parts, waiter: Engine.Waiter, millis: number): Effect.Effect<never, Rejected> =>
@@ -50,7 +53,7 @@ const cancel = (parts: Parts, waiter: Engine.Waiter) =>
       Engine.signal(parts.engine)
       return Effect.void
     }
-    return waiter.grant !== undefined ? release(parts, waiter.grant, false) : Effect.void
+    return waiter.held.grant !== undefined ? release(parts, waiter.held.grant, false) : Effect.void
   })
 
 /** Makes room in a full queue by shedding the lowest priority, or refuses the newcomer if it is the lowest. */
@@ -75,51 +78,91 @@ const maxWaitOf = (settings: LimiterOptions.Settings, ticket: Ticket): number | 
   return isFinite(ticketWait) ? ticketWait : undefined
 }
 
+/** The tokens an attempt reserves: its estimate in whole tokens, none for an estimate that is not one. */
+const tokensOf = (ticket: Ticket): number => {
+  const estimate = ticket.estimatedTokens
+  return Number.isFinite(estimate) && estimate > 0 ? Math.ceil(estimate) : 0
+}
+
+/**
+ * Queues the attempt until the dispatcher grants or rejects it, the queue wait ends, or it is interrupted (then
+ * it leaves the queue, or returns a grant that raced in). A waiting caller holds only its fiber suspended on one
+ * callback: no `Deferred`, no generator, no other fiber unless it has a queue wait.
+ */
+const wait = (parts: Parts, ticket: Ticket, held: Engine.Held): Effect.Effect<Engine.Grant, Rejected> => {
+  const { engine } = parts
+  const rank = rankOf(ticket.priority)
+  const waiter: Engine.Waiter = {
+    key: Engine.keyOf(engine, ticket),
+    tokens: tokensOf(ticket),
+    resume: unqueued,
+    entry: undefined,
+    held,
+    delayed: false
+  }
+  const queued = Effect.async<Engine.Grant, Rejected>((resume) => {
+    waiter.resume = resume
+    waiter.entry = Engine.enqueue(engine, waiter, rank)
+    Engine.signal(engine)
+    return cancel(parts, waiter)
+  })
+  const maxWait = maxWaitOf(engine.settings, ticket)
+  const bounded = maxWait === undefined ? queued : Effect.raceFirst(queued, expire(parts, waiter, maxWait))
+  return Effect.zipRight(shed(parts, ticket, rank), bounded)
+}
+
+/** A waiter's `resume` until it is queued: nothing can end a wait that has not begun. */
+const unqueued = (): void => {}
+
+/**
+ * Admits at once when nobody waits and the key has room in a store that answers synchronously (the memory
+ * store): one step, no `Deferred`, no dispatcher round. Undefined sends the attempt to the queue.
+ */
+const admitNow = ({ engine, gateway }: Parts, ticket: Ticket, now: number): Engine.Grant | undefined => {
+  if (engine.queue.size > 0 || engine.inFlight >= engine.settings.maxConcurrency) return undefined
+  const key = Engine.keyOf(engine, ticket)
+  const state = Engine.stateOf(engine, key)
+  // A cooldown that has ended is still logged by the dispatcher.
+  if (state.cooling || state.holdUntil > now) return undefined
+  if (state.gate !== undefined && HeaderGate.openAt(state.gate, state.admitted, now) > now) return undefined
+  const tokens = tokensOf(ticket)
+  const answer = gateway.reserveNow({ key, requests: 1, tokens, limits: Engine.limitsOf(engine, state) }, now)
+  if (answer === undefined || !answer.reservation.ok) return undefined
+  return Engine.admit(engine, key, { tokens, admittedAtMillis: now, delayed: false, store: answer.store })
+}
+
+/**
+ * The finalizer is in the scope before any grant exists, so that no interruption can fall between taking a
+ * grant and arranging its release.
+ */
 const acquire =
   (parts: Parts) =>
   (ticket: Ticket): Effect.Effect<Permit, Rejected, Scope.Scope> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function* () {
-        const { engine } = parts
-        const rank = rankOf(ticket.priority)
-        yield* shed(parts, ticket, rank)
-        const estimate = ticket.estimatedTokens
-        const waiter: Engine.Waiter = {
-          key: Engine.keyOf(engine, ticket),
-          tokens: Number.isFinite(estimate) && estimate > 0 ? Math.ceil(estimate) : 0,
-          deferred: yield* Deferred.make<Engine.Grant, Rejected>(),
-          entry: undefined,
-          grant: undefined,
-          delayed: false
-        }
-        waiter.entry = Engine.enqueue(engine, waiter, rank)
-        Engine.signal(engine)
-        const maxWait = maxWaitOf(engine.settings, ticket)
-        const admitted = Deferred.await(waiter.deferred)
-        const exit = yield* Effect.exit(
-          restore(maxWait === undefined ? admitted : Effect.raceFirst(admitted, expire(parts, waiter, maxWait)))
-        )
-        if (Exit.isFailure(exit)) {
-          yield* cancel(parts, waiter)
-          return yield* Effect.failCause(exit.cause)
-        }
-        const grant = exit.value
-        yield* Effect.addFinalizer(() => release(parts, grant, true))
-        return { report: report(engine, parts.gateway, grant) }
+    Effect.withFiberRuntime((fiber) => {
+      const holder: Engine.Held = { grant: undefined }
+      const scope = Context.unsafeGet(fiber.currentContext, Scope.Scope)
+      const released = Scope.addFinalizerExit(scope, () =>
+        holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)
+      )
+      const permitOf = (grant: Engine.Grant): Permit => ({ report: report(parts.engine, parts.gateway, grant) })
+      const admitted = Effect.suspend(() => {
+        holder.grant = admitNow(parts, ticket, FiberClock.millisOf(fiber))
+        if (holder.grant !== undefined) return Effect.succeed(permitOf(holder.grant))
+        return Effect.map(wait(parts, ticket, holder), permitOf)
       })
-    )
+      return Effect.zipRight(released, admitted)
+    })
 
-const snapshot = (engine: Engine.Engine): Effect.Effect<Snapshot> =>
-  Effect.map(Clock.currentTimeMillis, (now) => {
-    let holdUntilMillis = 0
-    const rates: Record<string, number> = {}
-    for (const [key, state] of engine.keys) {
-      if (state.holdUntil > now) holdUntilMillis = Math.max(holdUntilMillis, state.holdUntil)
-      if (state.adaptive !== undefined) rates[key] = state.adaptive.rate
-    }
-    const adaptive = engine.settings.adaptive ? { rates } : {}
-    return { queued: engine.queue.size, inFlight: engine.inFlight, holdUntilMillis, ...adaptive }
-  })
+const snapshotAt = (engine: Engine.Engine, now: number): Snapshot => {
+  let holdUntilMillis = 0
+  const rates: Record<string, number> = {}
+  for (const [key, state] of engine.keys) {
+    if (state.holdUntil > now) holdUntilMillis = Math.max(holdUntilMillis, state.holdUntil)
+    if (state.adaptive !== undefined) rates[key] = state.adaptive.rate
+  }
+  const adaptive = engine.settings.adaptive ? { rates } : {}
+  return { queued: engine.queue.size, inFlight: engine.inFlight, holdUntilMillis, ...adaptive }
+}
 
 /** Starts the admission engine of one limiter in the current scope. */
 export const make = (
@@ -137,5 +180,9 @@ export const make = (
         }
       })
     )
-    return { acquire: acquire({ engine, gateway }), snapshot: snapshot(engine) }
+    const service: Service = {
+      acquire: acquire({ engine, gateway }),
+      snapshot: Effect.map(Clock.currentTimeMillis, (now) => snapshotAt(engine, now))
+    }
+    return Snapshots.register(service, (now) => snapshotAt(engine, now))
   })

@@ -9,6 +9,7 @@ import type * as Scope from "effect/Scope"
 import * as RateLimiterStore from "../../RateLimiterStore.js"
 import type * as LimiterOptions from "../limiterOptions.js"
 import * as Failover from "./failover.js"
+import * as SyncStore from "./syncStore.js"
 
 export interface Reserved {
   readonly reservation: RateLimiterStore.Reservation
@@ -21,6 +22,14 @@ export interface StoreGateway {
   readonly reserve: (request: RateLimiterStore.ReserveRequest) => Effect.Effect<Reserved | undefined>
   readonly settle: (target: RateLimiterStore.Service, request: RateLimiterStore.SettleRequest) => Effect.Effect<void>
   readonly hold: (request: RateLimiterStore.HoldRequest) => Effect.Effect<void>
+  /** The reservation at `now` in this step, or undefined when the store answers only through its effects. */
+  readonly reserveNow: (request: RateLimiterStore.ReserveRequest, now: number) => Reserved | undefined
+  /** Settles at `now` in this step; false when the store answers only through its effects. */
+  readonly settleNow: (
+    target: RateLimiterStore.Service,
+    request: RateLimiterStore.SettleRequest,
+    now: number
+  ) => boolean
 }
 
 /** Runs one store operation, turning a defect of the store (a bug, a throw) into its typed error. */
@@ -47,7 +56,8 @@ export const guarded = (
   onStoreError: LimiterOptions.Settings["onStoreError"],
   store: RateLimiterStore.Service
 ): Effect.Effect<RateLimiterStore.Service, never, Scope.Scope> => {
-  if (onStoreError === "reject") return Effect.succeed(store)
+  // A store that answers synchronously never fails: there is nothing to fail over from.
+  if (onStoreError === "reject" || SyncStore.of(store) !== undefined) return Effect.succeed(store)
   const failover = store.failover
   // A store that dies (a bug, a throw) fails over like one that fails.
   const primary: RateLimiterStore.Service = {
@@ -99,5 +109,18 @@ const makeOver = (store: RateLimiterStore.Service): StoreGateway => {
       Effect.catchAll((error) => Effect.logDebug(`RateLimiter: hold kept local: ${error.message}`))
     )
 
-  return { reserve, settle, hold }
+  const sync = SyncStore.of(store)
+  const reserveNow = (request: RateLimiterStore.ReserveRequest, now: number): Reserved | undefined => {
+    if (sync === undefined) return undefined
+    return { reservation: sync.reserve(request, now), store }
+  }
+
+  const settleNow = (target: RateLimiterStore.Service, request: RateLimiterStore.SettleRequest, now: number) => {
+    const targetSync = target === store ? sync : SyncStore.of(target)
+    if (targetSync === undefined) return false
+    targetSync.settle(request, now)
+    return true
+  }
+
+  return { reserve, settle, hold, reserveNow, settleNow }
 }
