@@ -12,7 +12,6 @@
  * @since 0.2.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -52,11 +51,12 @@ const settle = (
 ): Effect.Effect<void, UsageError> => {
   const { control } = run
   if (Exit.isSuccess(exit)) {
-    return Effect.zipRight(
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => control.watch.success(now))),
+    const answer = exit.value
+    return Effect.clockWith((clock) => {
+      control.watch.success(clock.unsafeCurrentTimeMillis())
       // A fallback model that answered (`--fallback-model`) is named in the line.
-      run.write(Records.ok(item.id, exit.value, exit.value.model !== item.request.model ? exit.value.model : undefined))
-    )
+      return run.write(Records.ok(item.id, answer, answer.model !== item.request.model ? answer.model : undefined))
+    })
   }
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
@@ -164,11 +164,7 @@ export const handler = (
   control: Control,
   scope: Scope.Scope
 ): ((item: Input.Item) => Effect.Effect<void, UsageError>) => {
-  const write = (record: Records.ResultLine) =>
-    Effect.zipRight(
-      journal.append(record),
-      Effect.sync(() => tally.add(record))
-    )
+  const write = (record: Records.ResultLine) => Effect.map(journal.append(record), () => tally.add(record))
   const run: Run = { send, control, scope, write }
   const track = (item: Input.Call) =>
     Effect.suspend(() => {

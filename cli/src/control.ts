@@ -124,8 +124,9 @@ export const instrument =
       control.trip(control.watch.refused(now))
     })
     return HttpClient.transform(client, (send) =>
-      Effect.flatMap(FiberRef.get(currentCall), (call) => {
+      Effect.withFiberRuntime((fiber) => {
         if (control.draining) return Effect.interrupt
+        const call = fiber.getFiberRef(currentCall)
         if (call !== undefined) {
           call.attempts++
           call.onWire = true
