@@ -119,10 +119,9 @@ const lib = (calls: number) =>
 const [side = "batch", count = "3000"] = process.argv.slice(2)
 const calls = Number(count)
 const program = (n: number) =>
-  (side === "lib" ? lib(n) : Effect.asVoid(batch(n))).pipe(
+  (side === "lib" ? Effect.orDie(lib(n)) : Effect.orDie(batch(n))).pipe(
     Effect.provideService(FetchHttpClient.Fetch, memoryFetch),
-    Logger.withMinimumLogLevel(LogLevel.Warning),
-    Effect.orDie
+    Logger.withMinimumLogLevel(LogLevel.Warning)
   )
 const counters = globalThis as { __eff?: Record<string, number> }
 await Effect.runPromise(program(500))
