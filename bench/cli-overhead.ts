@@ -36,7 +36,13 @@ const memoryFetch: typeof globalThis.fetch = async (_url, init) => {
     usage: { prompt_tokens: 12, completion_tokens: 12, total_tokens: 24 }
   })
   const requestId = `00000000-0000-4000-8000-${String(served++).padStart(12, "0")}`
-  return new Response(text, { headers: { "content-type": "application/json", "x-request-id": requestId } })
+  // With its length, as the fake server (node:http) sends it: the library reads such a body whole.
+  const headers = {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    "x-request-id": requestId
+  }
+  return new Response(text, { headers })
 }
 
 const prompt = (i: number) => `Prompt number ${i}: tell me a fact.`
