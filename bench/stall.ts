@@ -31,10 +31,15 @@ export interface StallResult {
   /** The longest time between two turns of a 10 ms interval, and the process CPU spent in it. */
   readonly maxGapMillis: number
   readonly maxGapCpuMillis: number
+  /** The same from the interruption of the calls on (included in the two above), and how long it took. */
+  readonly interruptGapMillis: number
+  readonly interruptGapCpuMillis: number
+  readonly interruptMillis: number
   readonly heapBeforeMiB: number
   readonly heapPeakMiB: number
   /** Just before the interruption, after a GC: the calls still queued and what each holds. */
   readonly queuedAtInterrupt: number
+  /** Per call not yet finished at the interruption (queued in the limiter or still being prepared). */
   readonly heapPerQueuedCallKiB: number
   readonly heapAfterMiB: number
 }
@@ -43,6 +48,9 @@ export interface FloorResult {
   readonly fibers: number
   readonly maxGapMillis: number
   readonly maxGapCpuMillis: number
+  /** The longest gap from the interruption of the fibers on, and the CPU spent in it. */
+  readonly interruptGapMillis: number
+  readonly interruptGapCpuMillis: number
   readonly heapPerFiberKiB: number
 }
 
@@ -82,6 +90,7 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
     const heapBeforeMiB = heapMiB()
     let heapPeakMiB = heapBeforeMiB
     let firstCallMillis = Number.NaN
+    let finished = 0
     const started = performance.now()
     const timer = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - started), 500))
     const sampler = setInterval(() => {
@@ -94,7 +103,7 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
       const call = (i: number) =>
         Effect.tap(grok.chat({ model: "grok-4", messages: [{ role: "user", content: `queued ${i}` }] }), () =>
           Effect.sync(() => {
-            if (Number.isNaN(firstCallMillis)) firstCallMillis = performance.now() - started
+            if (finished++ === 0) firstCallMillis = performance.now() - started
           })
         )
       const fiber = yield* Effect.fork(
@@ -109,11 +118,16 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
       // The forced GC is the bench's own pause: not measured as a stall.
       gaps.stop()
       const heapQueuedMiB = heapMiB()
+      const outstanding = calls - finished
       const afterGc = gapProbe()
+      const interruptAt = performance.now()
       yield* Fiber.interrupt(fiber)
-      return { queued, heapQueuedMiB, afterGc }
+      const interruptMillis = performance.now() - interruptAt
+      // One more turn, so that the probe sees the gap the interruption made.
+      yield* Effect.sleep("20 millis")
+      return { queued, outstanding, heapQueuedMiB, afterGc, interruptMillis }
     })
-    const { queued, heapQueuedMiB, afterGc } = await Effect.runPromise(
+    const { queued, outstanding, heapQueuedMiB, afterGc, interruptMillis } = await Effect.runPromise(
       program.pipe(Effect.provide(live), Logger.withMinimumLogLevel(LogLevel.None))
     )
     stalls.disable()
@@ -128,10 +142,13 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
       maxStallMillis: stalls.max / 1e6,
       maxGapMillis: Math.max(gaps.gaps.wall, afterGc.gaps.wall),
       maxGapCpuMillis: Math.max(gaps.gaps.cpu, afterGc.gaps.cpu),
+      interruptGapMillis: afterGc.gaps.wall,
+      interruptGapCpuMillis: afterGc.gaps.cpu,
+      interruptMillis,
       heapBeforeMiB,
       heapPeakMiB,
       queuedAtInterrupt: queued,
-      heapPerQueuedCallKiB: queued > 0 ? ((heapQueuedMiB - heapBeforeMiB) * 1024) / queued : 0,
+      heapPerQueuedCallKiB: outstanding > 0 ? ((heapQueuedMiB - heapBeforeMiB) * 1024) / outstanding : 0,
       heapAfterMiB: heapMiB()
     }
   } finally {
@@ -143,7 +160,7 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
 export const runFloor = async (fibers = 10_000): Promise<FloorResult> => {
   const heapBeforeMiB = heapMiB()
   const gaps = gapProbe()
-  const heapWaitingMiB = await Effect.runPromise(
+  const { heapWaitingMiB, afterGc } = await Effect.runPromise(
     Effect.gen(function* () {
       const never = yield* Deferred.make<void>()
       const fiber = yield* Effect.fork(
@@ -156,14 +173,20 @@ export const runFloor = async (fibers = 10_000): Promise<FloorResult> => {
       yield* Effect.sleep("500 millis")
       gaps.stop()
       const heap = heapMiB()
+      const probe = gapProbe()
       yield* Fiber.interrupt(fiber)
-      return heap
+      // One more turn, so that the probe sees the gap the interruption made.
+      yield* Effect.sleep("20 millis")
+      probe.stop()
+      return { heapWaitingMiB: heap, afterGc: probe }
     })
   )
   return {
     fibers,
     maxGapMillis: gaps.gaps.wall,
     maxGapCpuMillis: gaps.gaps.cpu,
+    interruptGapMillis: afterGc.gaps.wall,
+    interruptGapCpuMillis: afterGc.gaps.cpu,
     heapPerFiberKiB: ((heapWaitingMiB - heapBeforeMiB) * 1024) / fibers
   }
 }

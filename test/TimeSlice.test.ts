@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FiberRef, Scheduler } from "effect"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as TimeSlice from "../src/internal/client/timeSlice.js"
 
 /** A scheduler over a hand-driven clock and a hand-driven list of later turns. */
@@ -22,6 +22,26 @@ const rig = (sliceMillis = 10) => {
   }
   return { clock, turns, ranOnBase, scheduler, nextTurn }
 }
+
+/** A sliced scheduler over a hand-driven clock and later turns, on Effect's default scheduler, to run effects on. */
+const effectRig = () => {
+  const clock = { now: 0 }
+  const turns: Array<() => void> = []
+  const scheduler = TimeSlice.make({
+    sliceMillis: 10,
+    now: () => clock.now,
+    later: (run) => turns.push(run),
+    base: Scheduler.defaultScheduler
+  })
+  const nextTurn = () => {
+    const pending = turns.splice(0, turns.length)
+    for (const run of pending) run()
+  }
+  return { clock, turns, scheduler, nextTurn }
+}
+
+/** Lets the fibers started so far run to their next wait. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
 
 const fiber = { getFiberRef: () => 0 } as unknown as Fiber.RuntimeFiber<unknown, unknown>
 
@@ -139,10 +159,85 @@ describe("TimeSlice", () => {
     expect(await finishedBeforeTimer(scheduler)).toBeLessThan(50)
   })
 
-  it("runs a call on the sliced scheduler, unless the program chose a scheduler of its own", async () => {
-    const current = TimeSlice.sliced(FiberRef.get(FiberRef.currentScheduler))
-    expect(await Effect.runPromise(current)).toBe(TimeSlice.scheduler)
+  it("a call started within the slice stays on the caller's scheduler", async () => {
+    const { scheduler, turns } = effectRig()
+    const current = TimeSlice.slicedOn(scheduler)(FiberRef.get(FiberRef.currentScheduler))
+    expect(await Effect.runPromise(current)).toBe(Scheduler.defaultScheduler)
+    // Nothing was held: the only later turn asked for is the one that closes the slice.
+    expect(turns.length).toBe(1)
+  })
+
+  it("a call started past the slice runs on the sliced scheduler from a later turn, then gives the caller its own back", async () => {
+    const { clock, scheduler, nextTurn } = effectRig()
+    const seen: Array<string> = []
+    const call = TimeSlice.slicedOn(scheduler)(
+      Effect.map(FiberRef.get(FiberRef.currentScheduler), (current) => {
+        seen.push("call")
+        return current
+      })
+    )
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const done = Effect.runPromise(
+      Effect.flatMap(call, (inside) =>
+        Effect.map(FiberRef.get(FiberRef.currentScheduler), (after) => ({ inside, after }))
+      )
+    )
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    // Held: the call has not run, and waits for the turn the test drives.
+    expect(seen).toEqual([])
+    nextTurn()
+    expect(await done).toEqual({ inside: scheduler, after: Scheduler.defaultScheduler })
+    expect(seen).toEqual(["call"])
+  })
+
+  it("lets held calls in first in first out, after woken tasks, only while the slice lasts", async () => {
+    const { clock, scheduler, nextTurn, turns } = effectRig()
+    const ran: Array<string> = []
+    const call = (name: string) =>
+      TimeSlice.slicedOn(scheduler)(
+        Effect.sync(() => {
+          ran.push(name)
+          clock.now += 6
+        })
+      )
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const calls = ["a", "b", "c"].map((name) => Effect.runPromise(call(name)))
+    scheduler.scheduleTask(() => ran.push("woken"), 0)
+    await settle()
+    expect(ran).toEqual([])
+    nextTurn()
+    await settle()
+    // The turn opened at 10: "woken", then "a" (16) and "b" (22, spent): "c" waits for the next turn.
+    expect(ran).toEqual(["woken", "a", "b"])
+    expect(turns.length).toBeGreaterThan(0)
+    nextTurn()
+    await Promise.all(calls)
+    expect(ran).toEqual(["woken", "a", "b", "c"])
+  })
+
+  it("a held call interrupted while it waits is never let in", async () => {
+    const { clock, scheduler, nextTurn } = effectRig()
+    const ran: Array<string> = []
+    const call = (name: string) => TimeSlice.slicedOn(scheduler)(Effect.sync(() => ran.push(name)))
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const first = Effect.runFork(call("first"))
+    const second = Effect.runPromise(call("second"))
+    await settle()
+    await Effect.runPromise(Fiber.interrupt(first))
+    nextTurn()
+    await second
+    expect(ran).toEqual(["second"])
+  })
+
+  it("a program that chose its own scheduler keeps it, even past the slice", async () => {
+    const { clock, scheduler } = effectRig()
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
     const own = Scheduler.makeBatched((run) => queueMicrotask(run))
+    const current = TimeSlice.slicedOn(scheduler)(FiberRef.get(FiberRef.currentScheduler))
     expect(await Effect.runPromise(Effect.withScheduler(current, own))).toBe(own)
   })
 

@@ -186,7 +186,7 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         if (seen !== undefined) tally.skip(seen)
         return seen !== undefined
       }
-      const parse = Input.parser({ model: config.model, api: config.api, skip: done })
+      const parse = Input.parser({ model: config.model, api: config.api, skip: done, expectedLines: total })
       const pending = (item: Input.Item | undefined): item is Input.Item => item !== undefined
       const processAll = Effect.scoped(
         Effect.gen(function* () {

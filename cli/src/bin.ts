@@ -8,8 +8,11 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import { ExitCode } from "./errors.js"
+import * as HeapPolicy from "./heapPolicy.js"
 import { run } from "./main.js"
 import * as Signals from "./signals.js"
+
+HeapPolicy.apply()
 
 const signals = Signals.watch((text) => void process.stderr.write(text))
 

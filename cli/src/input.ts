@@ -210,6 +210,8 @@ export interface ParserOptions {
   readonly skip?: (key: string) => boolean
   /** The hash of the table of ids seen (tests force collisions with it); FNV-1a by default. */
   readonly hash?: Hash
+  /** How many lines the input has (the progress total), to size the table of ids seen once. */
+  readonly expectedLines?: number
 }
 
 /**
@@ -220,7 +222,7 @@ export interface ParserOptions {
  * @category constructors
  */
 export const parser = (defaults: ParserOptions) => {
-  const firstLine = new KeyTable(defaults.hash)
+  const firstLine = new KeyTable(defaults.hash, defaults.expectedLines)
   const skip = defaults.skip ?? (() => false)
   const refuse = (line: number, message: string): Invalid | undefined => {
     const item = invalid(line, null, message)

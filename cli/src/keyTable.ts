@@ -1,8 +1,9 @@
 /**
- * A map from id keys to one number each, kept in typed arrays: the keys' code units packed into one byte arena and an
- * open-addressing index over them. It holds what a run must remember about 400,000 ids (finished or seen, and a flag
- * or a line number) in about 30 bytes an id plus the ids' own text (one byte a character, two when one is above U+00FF), where a `Map<string, object>` takes about
- * 100 bytes an id and keeps a V8 string, and an object, alive for each.
+ * A map from id keys to one whole number each (below 2^32), kept in typed arrays: the keys' code units packed into
+ * one byte arena and an open-addressing index over them. It holds what a run must remember about 400,000 ids
+ * (finished or seen, and a flag or a line number) in about 25 bytes an id plus the ids' own text (one byte a
+ * character, two when one is above U+00FF), where a `Map<string, object>` takes about 100 bytes an id and keeps a V8
+ * string, and an object, alive for each.
  *
  * Lookups compare the key's code units exactly; the hash only picks where to start probing. Two keys with the same
  * hash therefore stay two entries, and a collision costs one extra comparison, never a wrong answer.
@@ -38,6 +39,8 @@ const WIDE = 0x80000000
 /** The arena's limit: its offsets share 32 bits with the `WIDE` flag. */
 const MAX_ARENA = 0x7fffffff
 const EMPTY = 0
+/** The largest number a key can hold: the values are 32-bit. */
+const MAX_VALUE = 0xffffffff
 
 const isNarrow = (key: string): boolean => {
   for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0xff) return false
@@ -50,16 +53,31 @@ const isNarrow = (key: string): boolean => {
  */
 export class KeyTable {
   /** Entry index + 1 for each slot; 0 is empty. Its length is a power of two, at least twice the entries. */
-  private slots = new Uint32Array(1024)
-  private hashes = new Uint32Array(256)
+  private slots: Uint32Array
+  private hashes: Uint32Array
   /** Where each key's bytes end in the arena (they start where the previous entry's end), `WIDE` when UTF-16LE. */
-  private ends = new Uint32Array(256)
-  private values = new Float64Array(256)
+  private ends: Uint32Array
+  private values: Uint32Array
   private arena = new Uint8Array(4096)
   private used = 0
   size = 0
 
-  constructor(private readonly hash: Hash = fnv1a) {}
+  /**
+   * `expected`, the number of keys the caller expects to hold, sizes the arrays once: growing them to 400,000 keys
+   * step by step copies each array about ten times and holds the old and the new copy at each step.
+   */
+  constructor(
+    private readonly hash: Hash = fnv1a,
+    expected = 0
+  ) {
+    const entries = Math.max(256, Math.ceil(expected))
+    let slots = 1024
+    while (slots < entries * 2) slots *= 2
+    this.slots = new Uint32Array(slots)
+    this.hashes = new Uint32Array(entries)
+    this.ends = new Uint32Array(entries)
+    this.values = new Uint32Array(entries)
+  }
 
   /** The number stored for `key`, or undefined. */
   get(key: string): number | undefined {
@@ -71,8 +89,11 @@ export class KeyTable {
     return this.find(key, this.hash(key) >>> 0) >= 0
   }
 
-  /** Stores `value` for `key`, replacing the number it had. */
+  /** Stores `value` (a whole number from 0 to 2^32 − 1) for `key`, replacing the number it had. */
   set(key: string, value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
+      throw new RangeError(`a KeyTable holds whole numbers from 0 to ${MAX_VALUE}, not ${value}`)
+    }
     const hash = this.hash(key) >>> 0
     const found = this.find(key, hash)
     if (found >= 0) {
@@ -155,7 +176,7 @@ export class KeyTable {
     const capacity = this.hashes.length * 2
     const hashes = new Uint32Array(capacity)
     const ends = new Uint32Array(capacity)
-    const values = new Float64Array(capacity)
+    const values = new Uint32Array(capacity)
     hashes.set(this.hashes)
     ends.set(this.ends)
     values.set(this.values)

@@ -7,15 +7,17 @@ import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Batch from "./batch.js"
-import * as BatchApi from "./batchApi.js"
 import { ExitCode } from "./errors.js"
 import * as Help from "./help.js"
 import * as Logging from "./logging.js"
-import { batchOptions, input } from "./options.js"
+import { type BatchConfig, batchOptions, input } from "./options.js"
 import * as Queue from "./queue/command.js"
 import { takesEscapes } from "./terminal.js"
 import { readVersion } from "./version.js"
@@ -25,9 +27,19 @@ const executable = "grok-resilience"
 // The built-in options are described once, in our words, at the end of every help page.
 const config = CliConfig.make({ showBuiltIns: false })
 
+/** `--via batch-api` loads its modules (and the library's batch client) only when it runs. */
+const viaBatchApi = (config: BatchConfig) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./batchApi.js")),
+    (BatchApi) => BatchApi.run(config)
+  )
+
+/** What @effect/cli needs of the platform: no command executor, no workers. */
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
 const make = (setExitCode: (code: number) => void) => {
   const batch = Command.make("batch", { input, ...batchOptions }, (config) =>
-    (config.via === "batch-api" ? BatchApi.run(config) : Batch.run(config)).pipe(
+    (config.via === "batch-api" ? viaBatchApi(config) : Batch.run(config)).pipe(
       Effect.catchTag("UsageError", (error) =>
         Effect.as(Console.error(`grok-resilience batch: ${error.message}`), ExitCode.usage)
       ),
@@ -103,7 +115,7 @@ export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
     Effect.catchAllCause((cause) =>
       Effect.as(Console.error(`grok-resilience: unexpected failure\n${String(cause)}`), ExitCode.failed)
     ),
-    Effect.provide(NodeContext.layer),
+    Effect.provide(platform),
     Effect.provideService(CliConfig.CliConfig, config)
   )
 }

@@ -63,4 +63,21 @@ describe("KeyTable", () => {
     // The arrays, not one object per key: well under 100 bytes a key.
     expect(table.bytes / count).toBeLessThan(100)
   })
+
+  it("sized for some keys, grows past them and keeps every key", () => {
+    const table = new KeyTable(fnv1a, 1000)
+    const sized = table.bytes
+    for (let i = 0; i < 3000; i++) table.set(`iid-${i}`, i)
+    expect(table.bytes).toBeGreaterThan(sized)
+    for (let i = 0; i < 3000; i++) expect(table.get(`iid-${i}`)).toBe(i)
+    expect(new KeyTable(fnv1a, 100_000).bytes).toBeGreaterThan(new KeyTable().bytes)
+  })
+
+  it("holds 32-bit whole numbers and refuses any other", () => {
+    const table = new KeyTable()
+    table.set("imax", 0xffffffff)
+    expect(table.get("imax")).toBe(0xffffffff)
+    for (const value of [-1, 0.5, 2 ** 32, Number.NaN]) expect(() => table.set("ibad", value)).toThrow(RangeError)
+    expect(table.has("ibad")).toBe(false)
+  })
 })

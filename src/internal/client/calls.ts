@@ -11,6 +11,7 @@ import * as Responses from "../api/responses.js"
 import * as ChatEndpoints from "../endpoints/chat.js"
 import * as ResponseEndpoints from "../endpoints/responses.js"
 import * as Pipeline from "../pipeline/pipeline.js"
+import { spanned } from "../pipeline/span.js"
 import { runCollected, runStream } from "../pipeline/stream.js"
 import { collectChatStream } from "../stream/collectChat.js"
 import { collectResponseStream } from "../stream/collectResponse.js"
@@ -72,17 +73,15 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
     input: GrokApi.ChatRequest,
     options: ChatOptions = {}
   ): Effect.Effect<ChatResult, GrokError.GrokError> =>
-    Effect.gen(function* () {
-      const valid = yield* ChatEndpoints.validChat(input)
-      if (options.stream === true) {
-        const endpoint = yield* ChatEndpoints.chatStream(baseUrl, valid)
-        return chatResult(yield* runCollected(client, endpoint, streamed(options), collectChatStream))
-      }
-      return chatResult(yield* Pipeline.run(client, yield* ChatEndpoints.chat(baseUrl, valid), options))
-    }).pipe(
-      Effect.withSpan("grok.chat", { attributes: { "grok.model": input.model }, captureStackTrace: false }),
-      sliced
-    )
+    Effect.flatMap(ChatEndpoints.validChat(input), (valid) =>
+      options.stream === true
+        ? Effect.flatMap(ChatEndpoints.chatStream(baseUrl, valid), (endpoint) =>
+            Effect.map(runCollected(client, endpoint, streamed(options), collectChatStream), chatResult)
+          )
+        : Effect.flatMap(ChatEndpoints.chat(baseUrl, valid), (endpoint) =>
+            Effect.map(Pipeline.run(client, endpoint, options), chatResult)
+          )
+    ).pipe((call) => spanned("grok.chat", { "grok.model": input.model }, call), sliced)
 
   const chatStream = (
     input: GrokApi.ChatRequest,
@@ -106,14 +105,15 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
     input: Responses.ResponseRequest,
     options: ChatOptions = {}
   ): Effect.Effect<ResponseResult, GrokError.GrokError> =>
-    Effect.gen(function* () {
-      const valid = yield* ResponseEndpoints.validRequest(input)
-      if (options.stream === true) {
-        const endpoint = yield* ResponseEndpoints.stream(baseUrl, valid)
-        return responseResult(yield* runCollected(client, endpoint, streamed(options), collectResponseStream))
-      }
-      return responseResult(yield* Pipeline.run(client, yield* ResponseEndpoints.create(baseUrl, valid), options))
-    }).pipe(Effect.withSpan("grok.responses.create", { attributes: { "grok.model": input.model } }), sliced)
+    Effect.flatMap(ResponseEndpoints.validRequest(input), (valid) =>
+      options.stream === true
+        ? Effect.flatMap(ResponseEndpoints.stream(baseUrl, valid), (endpoint) =>
+            Effect.map(runCollected(client, endpoint, streamed(options), collectResponseStream), responseResult)
+          )
+        : Effect.flatMap(ResponseEndpoints.create(baseUrl, valid), (endpoint) =>
+            Effect.map(Pipeline.run(client, endpoint, options), responseResult)
+          )
+    ).pipe(Effect.withSpan("grok.responses.create", { attributes: { "grok.model": input.model } }), sliced)
 
   const stream = (
     input: Responses.ResponseRequest,

@@ -14,19 +14,24 @@ export const invalidRequest = (detail: string) => new GrokError.Validation({ rea
 export const validChat = (input: GrokApi.ChatRequest): Effect.Effect<GrokApi.ChatRequest, GrokError.Validation> =>
   Either.mapLeft(GrokApi.decodeChatRequest(input), (issue) => invalidRequest(issue.message.slice(0, 2000)))
 
-/** A JSON POST; a body JSON cannot encode (a BigInt, a cycle) is a typed error, not a crash. */
-export const postJson = (url: string, body: unknown) =>
-  HttpClientRequest.post(url).pipe(
-    HttpClientRequest.acceptJson,
-    HttpClientRequest.bodyJson(body),
-    Effect.mapError((error) => invalidRequest(`the request cannot be sent as JSON: ${error.reason._tag}`))
-  )
+/** A JSON POST; a body JSON cannot encode (a BigInt, a cycle) is a typed error, not a crash. Built at once. */
+export const postJson = (
+  url: string,
+  body: unknown
+): Either.Either<HttpClientRequest.HttpClientRequest, GrokError.Validation> => {
+  const request = HttpClientRequest.acceptJson(HttpClientRequest.post(url))
+  try {
+    return Either.right(HttpClientRequest.bodyUnsafeJson(request, body))
+  } catch {
+    return Either.left(invalidRequest("the request cannot be sent as JSON: JsonError"))
+  }
+}
 
 export const chat = (
   baseUrl: string,
   valid: GrokApi.ChatRequest
 ): Effect.Effect<Endpoint<GrokApi.ChatCompletion>, GrokError.Validation> =>
-  Effect.map(postJson(`${baseUrl}/chat/completions`, { ...valid, stream: false }), (request) => ({
+  Either.map(postJson(`${baseUrl}/chat/completions`, { ...valid, stream: false }), (request) => ({
     kind: "chat",
     model: valid.model,
     estimatedTokens: GrokApi.estimateTokens(valid),
@@ -41,7 +46,7 @@ export const chatStream = (
   baseUrl: string,
   valid: GrokApi.ChatRequest
 ): Effect.Effect<StreamEndpoint<GrokApi.ChatCompletionChunk>, GrokError.Validation> =>
-  Effect.map(postJson(`${baseUrl}/chat/completions`, { ...valid, stream: true }), (request) => ({
+  Either.map(postJson(`${baseUrl}/chat/completions`, { ...valid, stream: true }), (request) => ({
     kind: "chat.stream",
     model: valid.model,
     estimatedTokens: GrokApi.estimateTokens(valid),

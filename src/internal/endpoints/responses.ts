@@ -45,7 +45,7 @@ export const create = (
   baseUrl: string,
   valid: Responses.ResponseRequest
 ): Effect.Effect<Endpoint<Responses.Response>, GrokError.Validation> =>
-  Effect.map(postJson(`${baseUrl}/responses`, { ...valid, stream: false }), (request) => ({
+  Either.map(postJson(`${baseUrl}/responses`, { ...valid, stream: false }), (request) => ({
     kind: "responses.create",
     model: valid.model,
     estimatedTokens: estimateTokens(valid),
@@ -60,7 +60,7 @@ export const stream = (
   baseUrl: string,
   valid: Responses.ResponseRequest
 ): Effect.Effect<StreamEndpoint<Responses.ResponseEvent>, GrokError.Validation> =>
-  Effect.map(postJson(`${baseUrl}/responses`, { ...valid, stream: true }), (request) => ({
+  Either.map(postJson(`${baseUrl}/responses`, { ...valid, stream: true }), (request) => ({
     kind: "responses.stream",
     model: valid.model,
     estimatedTokens: estimateTokens(valid),

@@ -12,6 +12,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -23,6 +24,7 @@ import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
 import type { Endpoint } from "./endpoint.js"
+import { within } from "./within.js"
 
 export interface Exchange<A> {
   readonly status: number | undefined
@@ -112,12 +114,14 @@ const readCounted = (response: HttpClientResponse.HttpClientResponse, max: numbe
 
 /** Fetch follows redirects unless told not to: a redirect would resend our key elsewhere and drop the prompt. */
 const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
-    Effect.provideService(effect, FetchHttpClient.RequestInit, {
-      ...Option.getOrElse(init, () => ({})),
-      redirect: "manual"
-    })
-  )
+  Effect.contextWithEffect((context: Context.Context<never>) => Effect.provide(effect, refusingRedirects(context)))
+
+/** `context` with fetch's `RequestInit` (the caller's, if any) told not to follow redirects. */
+export const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
+  Context.add(context, FetchHttpClient.RequestInit, {
+    ...Option.getOrElse(Context.getOption(context, FetchHttpClient.RequestInit), () => ({})),
+    redirect: "manual"
+  })
 
 const classified = <A>(
   endpoint: Endpoint<A>,
@@ -204,7 +208,10 @@ export const headOf = (
   }
 }
 
-/** Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout. */
+/**
+ * Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout.
+ * Run it within a context made by `refusingRedirects` (the pipeline's attempt span provides one).
+ */
 export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
   Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))
 
@@ -222,10 +229,18 @@ const exchange = <A>(
         body
       }))
     ),
-    withoutRedirects,
-    Effect.timeout(transport.timeout),
+    (answering) => within(answering, transport.timeout),
     Effect.flatMap((answer) =>
-      Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer, now, secrets))
+      Option.isNone(answer)
+        ? Effect.succeed(
+            unanswered<A>(
+              GrokError.classifyTransport({
+                reason: "Timeout",
+                detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
+              })
+            )
+          )
+        : Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer.value, now, secrets))
     ),
     Effect.catchTags({
       TooLarge: (error) =>
@@ -234,15 +249,6 @@ const exchange = <A>(
             new GrokError.Validation({
               reason: "ResponseTooLarge",
               detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
-            })
-          )
-        ),
-      TimeoutException: () =>
-        Effect.succeed(
-          unanswered<A>(
-            GrokError.classifyTransport({
-              reason: "Timeout",
-              detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
             })
           )
         ),

@@ -15,10 +15,12 @@ export interface Deadline {
 
 export const none: Deadline = { at: undefined }
 
+/** The deadline of a call started at `nowMillis`. */
+export const startAt = (budget: Duration.DurationInput | undefined, nowMillis: number): Deadline =>
+  budget === undefined ? none : { at: nowMillis + Duration.toMillis(Duration.decode(budget)) }
+
 export const start = (budget: Duration.DurationInput | undefined): Effect.Effect<Deadline> =>
-  budget === undefined
-    ? Effect.succeed(none)
-    : Effect.map(Clock.currentTimeMillis, (now) => ({ at: now + Duration.toMillis(Duration.decode(budget)) }))
+  Effect.map(Clock.currentTimeMillis, (now) => startAt(budget, now))
 
 /** Whether something planned to start at `millis` still starts in time. */
 export const allows = (self: Deadline, millis: number): boolean => self.at === undefined || millis <= self.at

@@ -9,6 +9,7 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import type * as RateLimiter from "../../RateLimiter.js"
 import type { Exchange } from "./attempt.js"
+import { annotate } from "./span.js"
 
 const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined): RateLimiter.Feedback => {
   const error = Either.isLeft(exchange.result) ? exchange.result.left : undefined
@@ -22,6 +23,7 @@ const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined):
   }
 }
 
+/** The attempt's feedback to its permit, its span attributes and its metrics, in one step. */
 export const report = <A>(options: {
   readonly permit: RateLimiter.Permit
   readonly exchange: Exchange<A>
@@ -29,22 +31,23 @@ export const report = <A>(options: {
   readonly model: string
   readonly durationMillis: number
 }): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.withFiberRuntime((fiber) => {
     const { exchange, model } = options
     const usage = Either.isRight(exchange.result) ? options.usage(exchange.result.right) : undefined
     const outcome = Either.isRight(exchange.result) ? "success" : exchange.result.left._tag
-    return Effect.all(
-      [
-        options.permit.report(feedbackOf(exchange, usage)),
-        Effect.annotateCurrentSpan({
-          "http.response.status_code": exchange.status ?? 0,
-          "grok.request_id": exchange.requestId ?? "",
-          "grok.outcome": outcome
-        }),
-        GrokMetrics.recordAttempt({ model, outcome, status: exchange.status, durationMillis: options.durationMillis }),
-        GrokMetrics.recordRateLimitInfo({ model, info: exchange.info }),
-        usage !== undefined ? GrokMetrics.recordUsage({ model, usage }) : Effect.void
-      ],
-      { discard: true }
+    const span = fiber.currentSpan
+    annotate(span, "http.response.status_code", exchange.status ?? 0)
+    annotate(span, "grok.request_id", exchange.requestId ?? "")
+    annotate(span, "grok.outcome", outcome)
+    const attempt = GrokMetrics.recordAttempt({
+      model,
+      outcome,
+      status: exchange.status,
+      durationMillis: options.durationMillis
+    })
+    const metrics = Effect.zipRight(attempt, GrokMetrics.recordRateLimitInfo({ model, info: exchange.info }))
+    return Effect.zipRight(
+      options.permit.report(feedbackOf(exchange, usage)),
+      usage === undefined ? metrics : Effect.zipRight(metrics, GrokMetrics.recordUsage({ model, usage }))
     )
   })

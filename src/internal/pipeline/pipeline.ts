@@ -5,13 +5,13 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Alerts from "../../Alerts.js"
 import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { GrokError } from "../../GrokError.js"
@@ -28,6 +28,7 @@ import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
 import { report } from "./feedback.js"
+import { annotate, spanned } from "./span.js"
 import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
 /** What a call may set; the client's options fill the rest. */
@@ -70,9 +71,6 @@ export interface Success<A> {
 /** The error with the number of attempts it took, for callers that report it (the CLI does). */
 export const withAttempts = <E extends GrokError>(error: E, attempts: number): E => amend(error, { attempts })
 
-const serviceOr = <I, S>(tag: Context.Tag<I, S>, built: Option.Option<S>) =>
-  Effect.map(Effect.serviceOption(tag), (found) => Option.orElse(found, () => built))
-
 /**
  * A service for the client's construction: the one in the context, else one made from `options`, else none when
  * `options` is false.
@@ -105,22 +103,32 @@ export interface Prepared {
   model: string
 }
 
+/** The call's service: the one in its context, else the one the client was built with. */
+const serviceIn = <I, S>(context: Context.Context<never>, tag: Context.Tag<I, S>, built: Option.Option<S>) =>
+  Option.orElse(Context.getOption(context as Context.Context<I>, tag), () => built)
+
+/** Settled in one step: the clock, the fiber's retry policy and the services are read, not yielded one by one. */
 export const prepare = (client: Client, model: string, call: Settings): Effect.Effect<Prepared> =>
-  Effect.gen(function* () {
+  Effect.withFiberRuntime((fiber) => {
     const { defaults, built } = client
-    return {
-      started: yield* Clock.currentTimeMillis,
-      deadline: yield* Deadline.start(call.deadline ?? defaults.deadline),
-      policy: call.retry ?? Option.getOrElse(yield* FiberRef.get(RetryPolicy.currentPolicy), () => defaults.retry),
-      limiter: Option.getOrElse(yield* serviceOr(RateLimiter.RateLimiter, built.limiter), () => RateLimiter.unlimited),
-      breaker: Option.getOrUndefined(yield* serviceOr(CircuitBreaker.CircuitBreaker, built.breaker)),
-      budget: Option.getOrElse(yield* serviceOr(RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
+    const context = fiber.currentContext
+    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    return Effect.succeed({
+      started: now,
+      deadline: Deadline.startAt(call.deadline ?? defaults.deadline, now),
+      policy: call.retry ?? Option.getOrElse(fiber.getFiberRef(RetryPolicy.currentPolicy), () => defaults.retry),
+      limiter: Option.getOrElse(
+        serviceIn(context, RateLimiter.RateLimiter, built.limiter),
+        () => RateLimiter.unlimited
+      ),
+      breaker: Option.getOrUndefined(serviceIn(context, CircuitBreaker.CircuitBreaker, built.breaker)),
+      budget: Option.getOrElse(serviceIn(context, RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
       timeout: call.attemptTimeout ?? defaults.attemptTimeout,
       maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait,
       progress: { attempts: 0 },
       used: { generation: 0 },
       model
-    }
+    })
   })
 
 /** The limiter ticket of one model's attempts. */
@@ -185,74 +193,92 @@ export const outer = <A>(
 export const modelsOf = (client: Client, call: Settings, model: string, retargetable: boolean) =>
   chain(model, retargetable ? (call.fallbackModels ?? client.defaults.fallbackModels ?? []) : [])
 
+/** Records the finished call (metrics, the alert monitor) and, on success, the model that answered, in one step. */
 const recordCall = (client: Client, prepared: Prepared, exit: Exit.Exit<unknown, GrokError>) =>
-  Effect.gen(function* () {
-    const durationMillis = (yield* Clock.currentTimeMillis) - prepared.started
+  Effect.withFiberRuntime<void>((fiber) => {
+    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const durationMillis = now - prepared.started
     const outcome = GrokMetrics.outcomeOfExit(exit)
     const attempts = prepared.progress.attempts
-    yield* GrokMetrics.recordCall({ model: prepared.model, outcome, attempts, durationMillis })
-    const alerts = yield* serviceOr(Alerts.AlertMonitor, client.built.alerts)
-    if (Option.isNone(alerts)) return
+    if (Exit.isSuccess(exit)) annotate(fiber.currentSpan, "grok.answered_model", prepared.model)
+    const recorded = GrokMetrics.recordCall({ model: prepared.model, outcome, attempts, durationMillis })
+    const alerts = serviceIn(fiber.currentContext, Alerts.AlertMonitor, client.built.alerts)
+    if (Option.isNone(alerts)) return recorded
     const status = Exit.isSuccess(exit) ? 200 : Option.getOrUndefined(Cause.failureOption(exit.cause))?.status
-    yield* alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
+    return Effect.zipRight(
+      recorded,
+      alerts.value.observe({ outcome, durationMillis, ...(status !== undefined ? { status } : {}) })
+    )
   })
 
 /** A call's final error or value, with the attempts it took; the call recorded as a whole, by the last model. */
 export const finish = <A>(client: Client, prepared: Prepared, effect: Effect.Effect<A, GrokError>) =>
-  effect.pipe(
-    Effect.tap(() => Effect.annotateCurrentSpan("grok.answered_model", prepared.model)),
-    Effect.mapError((error) => withAttempts(error, prepared.progress.attempts)),
-    Effect.onExit((exit) => recordCall(client, prepared, exit))
+  Effect.onExit(
+    Effect.mapError(effect, (error) => withAttempts(error, prepared.progress.attempts)),
+    (exit) => recordCall(client, prepared, exit)
   )
 
 /** One attempt: through the breaker, admitted (when the endpoint is), sent, classified, fed back. */
-const attemptOnce = <A>(client: Client, prepared: Prepared, endpoint: Endpoint<A>, ticket: RateLimiter.Ticket) =>
-  Effect.gen(function* () {
-    const permit = endpoint.admitted ? yield* admit(prepared.limiter, ticket) : unlimitedPermit
-    const sent = yield* Clock.currentTimeMillis
-    const transport = { ...client.transport, timeout: prepared.timeout }
-    const exchange = yield* Attempt.send(transport, endpoint, prepared.used)
-    const durationMillis = (yield* Clock.currentTimeMillis) - sent
-    yield* report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
-    return yield* Either.match(exchange.result, {
-      onLeft: Effect.fail,
-      onRight: (value) => Effect.succeed({ value, requestId: exchange.requestId })
+const attemptOnce = <A>(
+  transport: Attempt.Transport,
+  prepared: Prepared,
+  endpoint: Endpoint<A>,
+  ticket: RateLimiter.Ticket
+): Effect.Effect<{ readonly value: A; readonly requestId: string | undefined }, GrokError, Scope.Scope> => {
+  const sending = (permit: RateLimiter.Permit) =>
+    Effect.withFiberRuntime<{ readonly value: A; readonly requestId: string | undefined }, GrokError>((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const sent = clock.unsafeCurrentTimeMillis()
+      return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used), (exchange) => {
+        const durationMillis = clock.unsafeCurrentTimeMillis() - sent
+        const fed = report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
+        const { result, requestId } = exchange
+        return Effect.zipRight(
+          fed,
+          Either.isRight(result) ? Effect.succeed({ value: result.right, requestId }) : Effect.fail(result.left)
+        )
+      })
     })
-  })
+  return endpoint.admitted ? Effect.flatMap(admit(prepared.limiter, ticket), sending) : sending(unlimitedPermit)
+}
 
 /** The call on one model, retried by the policy. */
 const onModel = <A>(
   client: Client,
   prepared: Prepared,
   call: Settings,
-  primary: Endpoint<A>,
+  endpoint: Endpoint<A>,
   model: string,
   fallbackNext: boolean
 ): Effect.Effect<Success<A>, GrokError> =>
-  Effect.gen(function* () {
-    const endpoint =
-      model === primary.model || primary.retarget === undefined ? primary : yield* primary.retarget(model)
-    const ticket = yield* ticketOf(prepared, call, endpoint)
+  Effect.flatMap(ticketOf(prepared, call, endpoint), (ticket) => {
+    const transport = { ...client.transport, timeout: prepared.timeout }
+    const once = attemptOnce(transport, prepared, endpoint, ticket)
     const attempt = (n: number) =>
-      Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
-        Effect.scoped(Breaker.guarded(gate, attemptOnce(client, prepared, endpoint, ticket)))
-      ).pipe(
-        Effect.withSpan("grok.attempt", {
-          attributes: { "grok.model": model, "grok.call": primary.kind, "grok.attempt": n },
-          // The call site would be this file, never the caller's: not worth an Error and its stack per attempt.
-          captureStackTrace: false
-        })
+      spanned(
+        "grok.attempt",
+        { "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n },
+        Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+          Effect.scoped(Breaker.guarded(gate, once))
+        ),
+        Attempt.refusingRedirects
       )
-    const ok = yield* retrying(retryOptions(client, prepared, model), attempt)
-    return { ...ok, attempts: prepared.progress.attempts, model }
+    return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
+      ...ok,
+      attempts: prepared.progress.attempts,
+      model
+    }))
   })
 
 /** Runs one call of `endpoint` through every stage. */
 export const run = <A>(client: Client, endpoint: Endpoint<A>, call: Settings): Effect.Effect<Success<A>, GrokError> =>
-  Effect.gen(function* () {
-    const prepared = yield* prepare(client, endpoint.model, call)
+  Effect.flatMap(prepare(client, endpoint.model, call), (prepared) => {
     const models = modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
     const perModel = (model: string, fallbackNext: boolean) =>
-      onModel(client, prepared, call, endpoint, model, fallbackNext)
-    return yield* finish(client, prepared, outer(client, prepared, models, perModel))
+      model === endpoint.model || endpoint.retarget === undefined
+        ? onModel(client, prepared, call, endpoint, model, fallbackNext)
+        : Effect.flatMap(endpoint.retarget(model), (retargeted) =>
+            onModel(client, prepared, call, retargeted, model, fallbackNext)
+          )
+    return finish(client, prepared, outer(client, prepared, models, perModel))
   })

@@ -1,0 +1,88 @@
+/**
+ * Spans of the call path for less than `Effect.withSpan`: the span is made, set as the parent of what runs inside
+ * (with anything else the stage adds to the context in the same write) and ended, with the context restored, in one
+ * exit handler instead of two.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+
+/** `Effect.annotateCurrentSpan` for code that holds the fiber: external spans take no attributes. */
+export const annotate = (span: Tracer.AnySpan | undefined, key: string, value: unknown): void => {
+  if (span?._tag === "Span") span.attribute(key, value)
+}
+
+/**
+ * The span as `Effect.makeSpan` makes it (the context's parent span, the fiber's span annotations and links), read
+ * from the fiber without a copy of its FiberRefs; undefined where `Effect.makeSpan` must decide (tracing disabled,
+ * propagation disabled on the parent).
+ */
+const unsafeSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  name: string,
+  options: Tracer.SpanOptions
+): Tracer.Span | undefined => {
+  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
+  const parent = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+  if (Option.isSome(parent) && Context.get(parent.value.context, Tracer.DisablePropagation)) return undefined
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const links = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
+  const span = fiber.currentTracer.span(
+    name,
+    parent,
+    Context.empty(),
+    links,
+    timed ? clock.unsafeCurrentTimeNanos() : BigInt(0),
+    "internal",
+    options
+  )
+  HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
+  for (const key in options.attributes) span.attribute(key, options.attributes[key])
+  return span
+}
+
+/**
+ * Runs `effect` in the span `name`, the parent of the spans it makes; `extend` may add more to the same context.
+ * The call sites are this library's own: no stack trace is captured.
+ */
+export const spanned = <A, E, R>(
+  name: string,
+  attributes: Record<string, unknown>,
+  effect: Effect.Effect<A, E, R>,
+  extend: (context: Context.Context<never>) => Context.Context<never> = (context) => context
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    const options = { attributes, captureStackTrace: false }
+    const span = unsafeSpan(fiber, name, options)
+    return span === undefined
+      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, extend))
+      : within(fiber, span, effect, extend)
+  })
+
+/** Runs `effect` with `span` as its parent span, then ends the span and restores the context. */
+const within = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  span: Tracer.Span,
+  effect: Effect.Effect<A, E, R>,
+  extend: (context: Context.Context<never>) => Context.Context<never>
+): Effect.Effect<A, E, R> => {
+  const before = fiber.currentContext
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const inside = Context.add(extend(before), Tracer.ParentSpan, span)
+  return Effect.onExit(Effect.zipRight(FiberRef.set(FiberRef.currentContext, inside), effect), (exit) =>
+    Effect.zipRight(
+      FiberRef.set(FiberRef.currentContext, before),
+      Effect.sync(() => {
+        if (span.status._tag !== "Ended") span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+      })
+    )
+  )
+}

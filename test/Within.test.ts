@@ -1,0 +1,51 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { within } from "../src/internal/pipeline/within.js"
+
+describe("within (the attempt timeout)", () => {
+  it.effect("gives the value of work done in time, at the time it is done", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(within(Effect.as(Effect.sleep("2 seconds"), "answer"), "5 seconds"))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(fiber)).toEqual(Option.some("answer"))
+    })
+  )
+
+  it.effect("gives none at the timeout and interrupts the work, waiting for its finalizers", () =>
+    Effect.gen(function* () {
+      const finalized: Array<number> = []
+      const work = Effect.sleep("1 minute").pipe(
+        Effect.onInterrupt(() => Effect.flatMap(TestClockNow, (now) => Effect.sync(() => finalized.push(now))))
+      )
+      const fiber = yield* Effect.fork(within(work, "5 seconds"))
+      yield* TestClock.adjust("4999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(fiber)).toEqual(Option.none())
+      expect(finalized).toEqual([5000])
+    })
+  )
+
+  it.effect("fails with the work's failure", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(within(Effect.fail("refused"), "5 seconds"))
+      expect(exit).toEqual(Exit.fail("refused"))
+    })
+  )
+
+  it.effect("an interrupted caller interrupts the work and waits for it", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      let interrupted = false
+      const work = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
+      )
+      const fiber = yield* Effect.fork(within(work, "5 seconds"))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      expect(interrupted).toBe(true)
+    })
+  )
+})
+
+const TestClockNow = Effect.clockWith((clock) => clock.currentTimeMillis)
