@@ -9,6 +9,11 @@ import * as Effect from "effect/Effect"
 export interface Mutex {
   /** Runs `self` holding the lock; waiting for it can be interrupted. */
   readonly withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Whether anyone holds the lock or waits for it now. A caller that finds it free may change what the lock guards
+   * in one synchronous step (nothing else runs meanwhile), and so skips the line without jumping it.
+   */
+  readonly isFree: () => boolean
 }
 
 export const make = (): Mutex => {
@@ -41,6 +46,7 @@ export const make = (): Mutex => {
   })
 
   return {
+    isFree: () => !locked,
     withLock: (self) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(restore(acquire), Effect.ensuring(restore(self), release))

@@ -5,8 +5,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Core from "./core.js"
 import { CircuitOpenError } from "./errors.js"
@@ -30,18 +29,39 @@ const settle = (core: Core.Core, key: string, ticket: State.Ticket, outcome: Sta
     )
   )
 
-/** A pass whose first report counts, and whose scope reports "ignored" when it closes without one. */
-const passFor = (core: Core.Core, key: string, ticket: State.Ticket): Effect.Effect<Pass, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const settled = yield* Ref.make(false)
-    const report = (outcome: State.Outcome) =>
-      Effect.uninterruptible(
-        Effect.flatMap(Ref.getAndSet(settled, true), (done) =>
-          done ? Effect.void : settle(core, key, ticket, outcome)
-        )
+/**
+ * The report of a pass: only the first counts. A verdict that only counts a call of a closed key is applied at once
+ * (no lock, no fiber switch); any other is a locked step, uninterruptible so that it is never lost half-way.
+ */
+const reporter = (core: Core.Core, key: string, ticket: State.Ticket): Pass["report"] => {
+  let settled = false
+  const stepped = (outcome: State.Outcome) =>
+    Effect.uninterruptible(
+      Effect.suspend(() => {
+        if (settled) return Effect.void
+        settled = true
+        return settle(core, key, ticket, outcome)
+      })
+    )
+  return (outcome) =>
+    Effect.clockWith((clock) => {
+      if (settled) return Effect.void
+      const now = clock.unsafeCurrentTimeMillis()
+      const quiet = Core.stepQuietly(core, key, (state) =>
+        State.quietReport(state, ticket, outcome, now, core.settings.machine)
       )
-    yield* Effect.addFinalizer(() => report("ignored"))
-    return { probe: ticket.probe, report }
+      if (!quiet) return stepped(outcome)
+      settled = true
+      return Effect.void
+    })
+}
+
+/** A pass whose scope reports "ignored" when it closes without a report. */
+const passFor = (core: Core.Core, key: string, ticket: State.Ticket): Effect.Effect<Pass, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => {
+    const report = reporter(core, key, ticket)
+    // The scope's own finalizer, not `Effect.addFinalizer`: no FiberRefs to restore for a step that reads none.
+    return Effect.as(Scope.addFinalizer(scope, report("ignored")), { probe: ticket.probe, report })
   })
 
 /**
@@ -70,7 +90,7 @@ const retryAfter = (core: Core.Core, state: State.State, now: number): Effect.Ef
  * Passes, becomes the probe, or waits for a change of phase (or the time one is due) and asks again. Only the
  * wait is interruptible: a pass is never handed out without the finalizer that frees it.
  */
-const admit = (
+const admitStepping = (
   core: Core.Core,
   key: string,
   options: AdmitOptions | undefined
@@ -96,16 +116,36 @@ const admit = (
     })
   )
 
+/**
+ * The pass of a closed key past its cold start, let out with no step (undefined when `admit` must decide): the
+ * record does not change, and the pass needs no finalizer, since its "ignored" verdict changes nothing (an
+ * interrupted call leaves nothing held).
+ */
+export const quietPass = (core: Core.Core, key: string): Pass | undefined => {
+  const state = Core.quietState(core, key)
+  const ticket = state === undefined ? undefined : State.quietTicket(state, core.settings.machine)
+  return ticket === undefined ? undefined : { probe: false, report: reporter(core, key, ticket) }
+}
+
+const admit = (
+  core: Core.Core,
+  key: string,
+  options: AdmitOptions | undefined
+): Effect.Effect<Pass, CircuitOpenError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const pass = quietPass(core, key)
+    return pass === undefined ? admitStepping(core, key, options) : Effect.succeed(pass)
+  })
+
 /** Looks the key up when run, not when built: an effect kept and run again must see the key appear. */
 const status = (core: Core.Core, key: string): Effect.Effect<State.Status> =>
-  Effect.suspend(() =>
-    core.entries.has(key)
-      ? Effect.map(
-          Core.step(core, key, (current) => Effect.succeed({ state: current, result: undefined })),
-          (stepped) => stepped.state.status
-        )
-      : Effect.succeed("Closed")
-  )
+  Effect.suspend(() => {
+    if (!core.entries.has(key) || Core.quietState(core, key)?.status === "Closed") return Effect.succeed("Closed")
+    return Effect.map(
+      Core.step(core, key, (current) => Effect.succeed({ state: current, result: undefined })),
+      (stepped) => stepped.state.status
+    )
+  })
 
 /** The service over records made elsewhere (the shared breaker makes its own, with an observer). */
 export const fromCore = (core: Core.Core): Breaker => ({

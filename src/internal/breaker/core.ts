@@ -97,6 +97,25 @@ const entryFor = (core: Core, key: string, now: number): Effect.Effect<Entry> =>
   return Effect.map(Deferred.make<void>(), (changed) => ({ state: State.initial, changed }))
 }
 
+/**
+ * The known record of `key` when nothing holds the lock, else undefined. What a caller decides from it in the same
+ * synchronous step is as atomic as a `step` (no other fiber runs in between), and takes no place in the line.
+ */
+export const quietState = (core: Core, key: string): State.State | undefined =>
+  core.lock.isFree() ? core.entries.get(key)?.state : undefined
+
+/**
+ * Applies a change of a known key's counts at once, when nothing holds the lock and `f` gives a record (undefined:
+ * it needs a `step`). Only for changes that wake no waiter and announce nothing: the epoch and slots stay.
+ */
+export const stepQuietly = (core: Core, key: string, f: (state: State.State) => State.State | undefined): boolean => {
+  const entry = core.lock.isFree() ? core.entries.get(key) : undefined
+  const state = entry === undefined ? undefined : f(entry.state)
+  if (state === undefined) return false
+  if (state !== entry!.state) core.entries.set(key, { state, changed: entry!.changed })
+  return true
+}
+
 /** Applies `f` to the key's record under the lock, after timing out an expired probe. */
 export const step = <A>(
   core: Core,

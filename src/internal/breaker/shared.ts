@@ -195,12 +195,18 @@ const flush = (shared: Shared): Effect.Effect<void> =>
 
 const epochOf = (shared: Shared, key: string): number | undefined => shared.core.entries.get(key)?.state.epoch
 
+/** The pass whose reports reach the fleet: what a report decided is pushed before it returns. */
+const pushing = (shared: Shared, pass: Pass): Pass => ({
+  probe: pass.probe,
+  report: (outcome) => Effect.zipRight(pass.report(outcome), flush(shared))
+})
+
 /** Gives the caller a pass held in `scope`: its reports, and the end of the caller's scope, reach the fleet. */
 const handOver = (shared: Shared, scope: Scope.CloseableScope, pass: Pass): Effect.Effect<Pass, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    yield* Effect.addFinalizer((exit) => Effect.zipRight(Scope.close(scope, exit), flush(shared)))
-    return { probe: pass.probe, report: (outcome) => Effect.zipRight(pass.report(outcome), flush(shared)) }
-  })
+  Effect.as(
+    Effect.addFinalizer((exit) => Effect.zipRight(Scope.close(scope, exit), flush(shared))),
+    pushing(shared, pass)
+  )
 
 /** How long a parked slot sleeps before asking the fleet again. */
 const pause = (shared: Shared, millis: number): Duration.Duration =>
@@ -269,7 +275,7 @@ const claimed = (shared: Shared, key: string, scope: Scope.CloseableScope): Effe
     return "again"
   })
 
-const admit = (
+const admitStepping = (
   shared: Shared,
   local: Breaker.Breaker,
   key: string,
@@ -292,6 +298,21 @@ const admit = (
       }
     })
   )
+
+/**
+ * A closed key past its cold start, with nothing left to push, passes as in the local breaker: no fleet call, no
+ * scope of its own. Anything else goes through the local steps and the fleet's probe lease.
+ */
+const admit = (
+  shared: Shared,
+  local: Breaker.Breaker,
+  key: string,
+  options: AdmitOptions | undefined
+): Effect.Effect<Pass, CircuitOpenError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const quiet = shared.outbox.length === 0 && shared.flushing === 0 ? Breaker.quietPass(shared.core, key) : undefined
+    return quiet === undefined ? admitStepping(shared, local, key, options) : Effect.succeed(pushing(shared, quiet))
+  })
 
 const onEvent = (shared: Shared, event: Fleet.FleetEvent): Effect.Effect<void> =>
   Effect.zipRight(

@@ -149,6 +149,15 @@ const admitClosed = (state: State, now: number, coldStart: ColdStart): Step<Admi
   return { state: next, result: { _tag: "Admitted", ticket: { probe: false, epoch: state.epoch, cold: true } } }
 }
 
+/**
+ * The ticket of a caller that passes without changing the record (closed, past the cold start), or undefined when
+ * `admit` must decide. Such a pass needs no step to be let out, and its "ignored" verdict changes nothing.
+ */
+export const quietTicket = (state: State, settings: Settings): Ticket | undefined =>
+  state.status === "Closed" && (state.proven || settings.coldStart.calls === 0)
+    ? { probe: false, epoch: state.epoch, cold: false }
+    : undefined
+
 /** A caller arrives: it passes (closed), becomes the probe (the break is over and the slot free), or waits. */
 export const admit = (state: State, now: number, settings: Settings): Step<Admission> => {
   switch (state.status) {
@@ -214,6 +223,24 @@ export const report = (
   if (outcome === "ignored") return freed
   const next = counted(freed, now, outcome === "failure", settings)
   return outcome === "failure" && tripped(next, now, settings) ? open(next, now, 0, breakMillis) : next
+}
+
+/**
+ * `report` when it only counts a call of a closed key: the record after it, or undefined when the report may
+ * change the phase, free a cold slot or start a break (then it needs `report`, with the break's length, in a
+ * step that wakes waiters and announces the change).
+ */
+export const quietReport = (
+  state: State,
+  ticket: Ticket,
+  outcome: Outcome,
+  now: number,
+  settings: Settings
+): State | undefined => {
+  if (state.status !== "Closed" || ticket.probe || ticket.cold) return undefined
+  if (ticket.epoch !== state.epoch || outcome === "ignored") return state
+  const next = counted(state, now, outcome === "failure", settings)
+  return outcome === "failure" && tripped(next, now, settings) ? undefined : next
 }
 
 /**

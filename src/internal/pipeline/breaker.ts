@@ -29,8 +29,9 @@ export const waitMillis = (options: {
 }): number | undefined => {
   if (options.fallbackNext) return 0
   const untilDeadline = options.deadline.at === undefined ? undefined : Math.max(0, options.deadline.at - options.now)
-  const waits = [untilDeadline, options.maxQueueWaitMillis].filter((wait): wait is number => wait !== undefined)
-  return waits.length === 0 ? undefined : Math.min(...waits)
+  const queueWait = options.maxQueueWaitMillis
+  if (untilDeadline === undefined || queueWait === undefined) return untilDeadline ?? queueWait
+  return Math.min(untilDeadline, queueWait)
 }
 
 /** Whether an attempt on `key` would wait for a probe now: the breaker is open or its probe is out. */
@@ -47,27 +48,30 @@ export interface Gate {
   readonly refused: Effect.Effect<void>
 }
 
+/** The breaker refused the attempt: it was never sent, so it does not count, and the call sees `Rejected`. */
+const refuse = (gate: Gate, open: CircuitBreaker.CircuitOpenError): Effect.Effect<never, Rejected> =>
+  Effect.zipRight(
+    Effect.zipRight(gate.refused, GrokMetrics.recordRejected({ model: gate.model, reason: "CircuitOpen" })),
+    Effect.fail(
+      new Rejected({
+        reason: "CircuitOpen",
+        retryAfterMillis: open.retryAfterMillis,
+        detail: `model ${gate.model}`
+      })
+    )
+  )
+
 /**
  * Lets the attempt through (undefined when there is no breaker), makes it the probe, or waits for the probe's
  * verdict; the pass lives as long as the scope.
  */
 export const enter = (gate: Gate): Effect.Effect<CircuitBreaker.Pass | undefined, Rejected, Scope.Scope> => {
   if (gate.breaker === undefined) return Effect.succeed(undefined)
-  return gate.breaker.admit(gate.key, { maxWaitMillis: gate.maxWaitMillis }).pipe(
-    Effect.catchTag("CircuitOpen", (open) =>
-      Effect.zipRight(
-        Effect.zipRight(gate.refused, GrokMetrics.recordRejected({ model: gate.model, reason: "CircuitOpen" })),
-        Effect.fail(
-          new Rejected({
-            reason: "CircuitOpen",
-            retryAfterMillis: open.retryAfterMillis,
-            detail: `model ${gate.model}`
-          })
-        )
-      )
-    ),
-    Effect.tap((pass) => (pass.probe ? Effect.annotateCurrentSpan("grok.breaker_probe", true) : Effect.void))
-  )
+  return Effect.matchEffect(gate.breaker.admit(gate.key, { maxWaitMillis: gate.maxWaitMillis }), {
+    onFailure: (open) => refuse(gate, open),
+    onSuccess: (pass) =>
+      pass.probe ? Effect.as(Effect.annotateCurrentSpan("grok.breaker_probe", true), pass) : Effect.succeed(pass)
+  })
 }
 
 /** The verdict on an attempt: success, or a failure that counts (Transient) or not (everything else). */
@@ -76,14 +80,22 @@ export const judge = (pass: CircuitBreaker.Pass | undefined, error?: GrokError):
     ? Effect.void
     : pass.report(error === undefined ? "success" : CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored")
 
-/** Runs `attempt` through the gate and reports its verdict. */
+/**
+ * Runs `attempt` through the gate and reports its verdict: its value or its error (a defect or an interruption
+ * leaves the report to the pass's scope, which counts it as "ignored").
+ */
 export const guarded = <A>(
   gate: Gate,
   attempt: Effect.Effect<A, GrokError, Scope.Scope>
 ): Effect.Effect<A, GrokError, Scope.Scope> =>
-  Effect.flatMap(enter(gate), (pass) =>
-    attempt.pipe(
-      Effect.tap(() => judge(pass)),
-      Effect.tapError((error) => judge(pass, error))
-    )
-  )
+  gate.breaker === undefined
+    ? attempt
+    : Effect.flatMap(enter(gate), (pass) =>
+        Effect.matchCauseEffect(attempt, {
+          onSuccess: (value) => Effect.as(judge(pass), value),
+          onFailure: (cause) =>
+            cause._tag === "Fail"
+              ? Effect.zipRight(judge(pass, cause.error), Effect.failCause(cause))
+              : Effect.tapError(Effect.failCause(cause), (error) => judge(pass, error))
+        })
+      )
