@@ -42,7 +42,11 @@ const writeLines = async (file: string, count: number, line: (i: number) => stri
   await new Promise((resolve) => stream.end(resolve))
 }
 
+/** `CLI_CPU_PROF=DIR` writes a CPU profile of the CLI process to DIR (node's `--cpu-prof`), for the profile of a case. */
+const profileArgs = () => (process.env.CLI_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.CLI_CPU_PROF}`] : [])
+
 const cliArgs = (bin: string, input: string, output: string, url: string, rpm: number) => [
+  ...profileArgs(),
   ...[bin, "batch", input, "--output", output, "--base-url", url],
   ...["--rpm", String(rpm), "--concurrency", "64", "--quiet"]
 ]

@@ -33,6 +33,7 @@ import * as Send from "./send.js"
 import * as Summary from "./summary.js"
 import { type Outcome, Tally } from "./tally.js"
 import { takesEscapes } from "./terminal.js"
+import * as Workers from "./workers.js"
 
 /**
  * Where the runner writes: progress, notices and the human summary go to stderr, the JSON summary to stdout.
@@ -192,11 +193,11 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         Effect.gen(function* () {
           if (!config.quiet) yield* Progress.show(tally, { tty: io.stderrTakesEscapes, write: io.stderr })
           yield* Control.watchRefusals(control)
-          yield* Input.lines(config.input).pipe(
-            Stream.map(parse),
-            Stream.filter(pending),
-            Stream.mapEffect(handle, { concurrency: config.concurrency, unordered: true }),
-            Stream.runDrain
+          // Long-lived workers, not Stream.mapEffect: its fork and FiberRefs merge per element cost more than the call.
+          yield* Workers.drain(
+            Input.lines(config.input).pipe(Stream.map(parse), Stream.filter(pending)),
+            config.concurrency,
+            handle
           )
         })
       )

@@ -12,11 +12,10 @@
  * @since 0.2.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { GrokError } from "grok-resilience"
@@ -52,11 +51,12 @@ const settle = (
 ): Effect.Effect<void, UsageError> => {
   const { control } = run
   if (Exit.isSuccess(exit)) {
-    return Effect.zipRight(
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => control.watch.success(now))),
+    const answer = exit.value
+    return Effect.clockWith((clock) => {
+      control.watch.success(clock.unsafeCurrentTimeMillis())
       // A fallback model that answered (`--fallback-model`) is named in the line.
-      run.write(Records.ok(item.id, exit.value, exit.value.model !== item.request.model ? exit.value.model : undefined))
-    )
+      return run.write(Records.ok(item.id, answer, answer.model !== item.request.model ? answer.model : undefined))
+    })
   }
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
@@ -84,36 +84,70 @@ const windDown = (
   )
 }
 
+/** What woke the handler of a call: the call's end, or the refusal rule tripping while it was under way. */
+type Woke = Exit.Exit<Send.Answer, GrokError.GrokError> | "refused"
+
+/**
+ * Waits for the call's end or the refusal rule, whichever comes first: two observers, no racing fibers (a race
+ * forks a fiber per side and joins their FiberRefs back, for every call). Interrupting the wait removes both.
+ */
+const awaitCall = (control: Control, fiber: CallFiber): Effect.Effect<Woke> =>
+  Effect.async<Woke>((resume) => {
+    const onExit = (exit: Exit.Exit<Send.Answer, GrokError.GrokError>) => {
+      control.offRefused(onRefused)
+      resume(Effect.succeed(exit))
+    }
+    const onRefused = () => {
+      fiber.removeObserver(onExit)
+      resume(Effect.succeed("refused" as const))
+    }
+    fiber.addObserver(onExit)
+    // The fiber may have ended already (addObserver then called onExit at once).
+    if (fiber.unsafePoll() === null) control.onRefused(onRefused)
+    return Effect.sync(() => {
+      fiber.removeObserver(onExit)
+      control.offRefused(onRefused)
+    })
+  })
+
+/** The call itself, in its own fiber: the HTTP layer finds its `CallState` through `currentCall`. */
+const sendCall = (run: Run, item: Input.Call, call: CallState): Effect.Effect<Send.Answer, GrokError.GrokError> => {
+  const options = {
+    retry: policyFor(run.control, call),
+    ...(item.priority !== undefined ? { priority: item.priority } : {})
+  }
+  // Set in the call's own fiber, which ends with the call: nothing to restore.
+  return Effect.zipRight(FiberRef.set(currentCall, call), run.send(item, options))
+}
+
+/** What the handler does once woken: write the line the call earned, or give up on it after a refusal. */
+const afterWake = (run: Run, item: Input.Call, fiber: CallFiber, call: CallState, woke: Woke) => {
+  const { control } = run
+  const gaveUp = Effect.suspend(() =>
+    run.write(
+      call.attempts === 0
+        ? Records.notSent(item.id, control.stop!)
+        : Records.gaveUp(item.id, control.stop!, call.attempts)
+    )
+  )
+  if (woke === "refused") return windDown(run, item, fiber, call, gaveUp)
+  return settle(run, item, woke, call, control.draining ? abandon(control) : gaveUp)
+}
+
+const abandon = (control: Control) => Effect.sync(() => void control.abandoned++)
+
 /** Makes one call in the run's scope and writes its line (or leaves it for the resume). */
 const callOnce = (run: Run, item: Input.Call, call: CallState): Effect.Effect<void, UsageError> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      const { control } = run
-      const options = {
-        retry: policyFor(control, call),
-        ...(item.priority !== undefined ? { priority: item.priority } : {})
-      }
-      // In the run's scope, not as our child: a child would be interrupted with us, losing its answer on its way.
-      const fiber = yield* Effect.forkIn(restore(Effect.locally(run.send(item, options), currentCall, call)), run.scope)
-      const woke = yield* Effect.exit(
-        restore(Effect.raceFirst(Fiber.await(fiber), Effect.as(Deferred.await(control.refused), "refused" as const)))
-      )
-      const abandon = Effect.sync(() => void control.abandoned++)
-      if (Exit.isFailure(woke)) {
+    // In the run's scope, not as our child: a child would be interrupted with us, losing its answer on its way.
+    Effect.flatMap(Effect.forkIn(restore(sendCall(run, item, call)), run.scope), (fiber) =>
+      Effect.flatMap(Effect.exit(restore(awaitCall(run.control, fiber))), (woke) => {
+        if (Exit.isSuccess(woke)) return afterWake(run, item, fiber, call, woke.value)
         // Interrupted: the run is stopping.
-        control.beginDrain()
-        return yield* windDown(run, item, fiber, call, abandon)
-      }
-      const gaveUp = Effect.suspend(() =>
-        run.write(
-          call.attempts === 0
-            ? Records.notSent(item.id, control.stop!)
-            : Records.gaveUp(item.id, control.stop!, call.attempts)
-        )
-      )
-      if (woke.value === "refused") return yield* windDown(run, item, fiber, call, gaveUp)
-      return yield* settle(run, item, woke.value, call, control.draining ? abandon : gaveUp)
-    })
+        run.control.beginDrain()
+        return windDown(run, item, fiber, call, abandon(run.control))
+      })
+    )
   )
 
 /**
@@ -130,11 +164,7 @@ export const handler = (
   control: Control,
   scope: Scope.Scope
 ): ((item: Input.Item) => Effect.Effect<void, UsageError>) => {
-  const write = (record: Records.ResultLine) =>
-    Effect.zipRight(
-      journal.append(record),
-      Effect.sync(() => tally.add(record))
-    )
+  const write = (record: Records.ResultLine) => Effect.map(journal.append(record), () => tally.add(record))
   const run: Run = { send, control, scope, write }
   const track = (item: Input.Call) =>
     Effect.suspend(() => {

@@ -6,10 +6,8 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -67,8 +65,9 @@ export class Control {
   /** Calls in flight at the stop that got no line (sent again on resume). */
   abandoned = 0
   readonly active = new Set<CallState>()
-  /** Completed when the refusal rule trips: calls waiting for quota or a retry stop waiting. */
-  readonly refused = Deferred.unsafeMake<void>(FiberId.none)
+  /** Called once when the refusal rule trips: the handlers of calls waiting for quota or a retry stop waiting. */
+  private readonly refusedListeners = new Set<() => void>()
+  private refused = false
   readonly watch: RefusalWatch
 
   constructor(
@@ -82,7 +81,21 @@ export class Control {
   trip(stop: Records.Stop | undefined): void {
     if (stop === undefined) return
     this.stop ??= stop
-    Deferred.unsafeDone(this.refused, Effect.void)
+    if (this.refused) return
+    this.refused = true
+    const listeners = [...this.refusedListeners]
+    this.refusedListeners.clear()
+    for (const listener of listeners) listener()
+  }
+
+  /** Calls `listener` when the refusal rule trips (at once if it has tripped). */
+  onRefused(listener: () => void): void {
+    if (this.refused) listener()
+    else this.refusedListeners.add(listener)
+  }
+
+  offRefused(listener: () => void): void {
+    this.refusedListeners.delete(listener)
   }
 
   beginDrain(): void {
@@ -111,8 +124,9 @@ export const instrument =
       control.trip(control.watch.refused(now))
     })
     return HttpClient.transform(client, (send) =>
-      Effect.flatMap(FiberRef.get(currentCall), (call) => {
+      Effect.withFiberRuntime((fiber) => {
         if (control.draining) return Effect.interrupt
+        const call = fiber.getFiberRef(currentCall)
         if (call !== undefined) {
           call.attempts++
           call.onWire = true
