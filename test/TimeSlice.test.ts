@@ -183,7 +183,7 @@ describe("TimeSlice", () => {
         Effect.map(FiberRef.get(FiberRef.currentScheduler), (after) => ({ inside, after }))
       )
     )
-    await new Promise((resolve) => setTimeout(resolve, 0))
+    await settle()
     // Held: the call has not run, and waits for the turn the test drives.
     expect(seen).toEqual([])
     nextTurn()

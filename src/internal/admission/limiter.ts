@@ -14,7 +14,7 @@ import { type Permit, rankOf, type Service, type Snapshot, type Ticket } from ".
 import * as Dispatcher from "./dispatcher.js"
 import * as Engine from "./engine.js"
 import { report, settleAt } from "./feedback.js"
-import * as FiberClock from "./fiberClock.js"
+import * as FiberClock from "../fiberClock.js"
 import * as HeaderGate from "./headerGate.js"
 import * as Snapshots from "./snapshots.js"
 import * as StoreGateway from "./storeGateway.js"

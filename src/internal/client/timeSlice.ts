@@ -6,11 +6,10 @@
  * scheduler at no cost. Past that, it moves to this scheduler, where it yields at once and its tasks wait in one
  * first-in first-out list that runs a slice at a time after timers and I/O.
  */
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Scheduler from "effect/Scheduler"
+import * as FiberClock from "../fiberClock.js"
 
 export interface Options {
   /** How long the event loop may be kept busy before the waiting tasks are handed to a later turn. */
@@ -208,9 +207,7 @@ export const slicedOn =
   (sliced: Sliced) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withFiberRuntime((fiber) =>
-      fiber.currentScheduler === Scheduler.defaultScheduler &&
-      Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock &&
-      sliced.spent()
+      fiber.currentScheduler === Scheduler.defaultScheduler && FiberClock.clockOf(fiber) === liveClock && sliced.spent()
         ? Effect.zipRight(sliced.waitTurn, Effect.withScheduler(effect, sliced))
         : effect
     )

@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import type { Rejected } from "../../GrokError.js"
 import * as GrokMetrics from "../../GrokMetrics.js"
 import type * as RateLimiter from "../../RateLimiter.js"
-import * as FiberClock from "../admission/fiberClock.js"
+import * as FiberClock from "../fiberClock.js"
 import * as Snapshots from "../admission/snapshots.js"
 import { unsafeRecordLimiterState } from "../limiterMetrics.js"
 

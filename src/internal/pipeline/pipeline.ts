@@ -21,6 +21,7 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimiter from "../../RateLimiter.js"
 import * as RetryBudget from "../../RetryBudget.js"
 import * as RetryPolicy from "../../RetryPolicy.js"
+import * as FiberClock from "../fiberClock.js"
 import { callUpdates } from "../grokMetrics.js"
 import { unsafeApply } from "../labelledMetric.js"
 import { admit } from "./admission.js"
@@ -116,7 +117,7 @@ export const prepare = (client: Client, model: string, call: Settings): Effect.E
   Effect.withFiberRuntime((fiber) => {
     const { defaults, built } = client
     const context = fiber.currentContext
-    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const now = FiberClock.millisOf(fiber)
     return Effect.succeed({
       started: now,
       deadline: Deadline.startAt(call.deadline ?? defaults.deadline, now),
@@ -209,8 +210,7 @@ const recorded = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   exit: Exit.Exit<unknown, unknown>
 ): Effect.Effect<void> | undefined => {
-  const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-  const durationMillis = now - prepared.started
+  const durationMillis = FiberClock.millisOf(fiber) - prepared.started
   const outcome = GrokMetrics.outcomeOfExit(exit)
   const attempts = prepared.progress.attempts
   if (Exit.isSuccess(exit)) annotate(fiber.currentSpan, "grok.answered_model", prepared.model)
@@ -253,7 +253,7 @@ const sending = <A>(
   permit: RateLimiter.Permit
 ): Effect.Effect<Answer<A>, GrokError> =>
   Effect.withFiberRuntime<Answer<A>, GrokError>((fiber) => {
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const clock = FiberClock.clockOf(fiber)
     const sent = clock.unsafeCurrentTimeMillis()
     return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used), (exchange) => {
       const durationMillis = clock.unsafeCurrentTimeMillis() - sent

@@ -4,7 +4,6 @@
  * exit handler instead of two.
  */
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
@@ -13,6 +12,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
+import * as FiberClock from "../fiberClock.js"
 
 /** `Effect.annotateCurrentSpan` for code that holds the fiber: external spans take no attributes. */
 export const annotate = (span: Tracer.AnySpan | undefined, key: string, value: unknown): void => {
@@ -32,7 +32,7 @@ const unsafeSpan = (
   if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
   const parent = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
   if (Option.isSome(parent) && Context.get(parent.value.context, Tracer.DisablePropagation)) return undefined
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const clock = FiberClock.clockOf(fiber)
   const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
   const links = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
   const span = fiber.currentTracer.span(
@@ -106,7 +106,7 @@ const within = <A, E, R>(
   ending: Ending | undefined
 ): Effect.Effect<A, E, R> => {
   const before = fiber.currentContext
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const clock = FiberClock.clockOf(fiber)
   const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
   const inside = Context.add(extend(before), Tracer.ParentSpan, span)
   return Effect.onExit(Effect.zipRight(FiberRef.set(FiberRef.currentContext, inside), effect), (exit) => {
