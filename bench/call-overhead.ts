@@ -15,13 +15,34 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import { GrokClient, RateLimiter } from "../src/index.js"
 
+// The fake server's answer (bench/support/fake-server.ts), so that the decode costs what it costs over the socket.
 const answer = JSON.stringify({
-  id: "c1",
+  id: "bed57a38-fe25-4a87-90db-9f0ba990c522",
   object: "chat.completion",
-  created: 1,
+  created: 1796210047,
   model: "grok-4",
-  choices: [{ index: 0, message: { role: "assistant", content: "hi there" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }
+  choices: [
+    {
+      index: 0,
+      message: { role: "assistant", content: "echo: cpu call 1", reasoning_content: null, refusal: null },
+      finish_reason: "stop"
+    }
+  ],
+  usage: {
+    prompt_tokens: 4,
+    completion_tokens: 4,
+    total_tokens: 8,
+    prompt_tokens_details: { text_tokens: 4, audio_tokens: 0, image_tokens: 0, cached_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0
+    },
+    num_sources_used: 0,
+    cost_in_usd_ticks: 720000
+  },
+  system_fingerprint: "fp_fakegrok01"
 })
 const memory = HttpClient.make((request) =>
   Effect.sync(() =>
@@ -29,7 +50,11 @@ const memory = HttpClient.make((request) =>
       request,
       new Response(answer, {
         status: 200,
-        headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(answer)) }
+        headers: {
+          "content-type": "application/json",
+          "x-request-id": "2a1a88a0-81b4-4144-947c-49a654553d56",
+          "content-length": String(Buffer.byteLength(answer))
+        }
       })
     )
   )
