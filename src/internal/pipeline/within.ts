@@ -3,15 +3,18 @@
  * two child fibers, and when the sleep wins the work is interrupted (which aborts the request) and awaited. Unlike
  * there, the caller waits on the two fibers' observers instead of joining the winner through the race machinery,
  * and a sleep that lost is interrupted without waiting for it. The work's FiberRef changes stay in its own fiber:
- * what runs inside (an HTTP exchange) makes none that the caller reads.
+ * what runs inside (an HTTP exchange) makes none that the caller reads. On Effect's live Clock the timer is a plain
+ * `setTimeout`, as the live Clock's own sleep is, without a fiber of its own: one fork a call instead of two. Any
+ * other Clock (TestClock, a caller's own) gets the sleep on a fiber, so virtual time moves it as it moves any sleep.
  */
 import * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import { clockOf } from "../fiberClock.js"
 
 /** The first of the work's end and the timer's, as the caller's result: none when the time ran out. */
 const settled = <A, E>(
@@ -48,6 +51,44 @@ const settled = <A, E>(
     })
   })
 
+/** Effect's live Clock, told apart from any other by its class. */
+const liveClock = Object.getPrototypeOf(Clock.make())
+
+/** Longer than a JS timer can wait: as the live Clock does, such a wait never ends. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** `settled` with the timer a plain `setTimeout` of `millis`: for the live Clock only. */
+const settledByTimeout = <A, E>(
+  work: Fiber.RuntimeFiber<A, E>,
+  millis: number,
+  caller: FiberId.FiberId
+): Effect.Effect<Option.Option<A>, E> =>
+  Effect.async<Option.Option<A>, E>((resume) => {
+    let done = false
+    const onWork = (exit: Exit.Exit<A, E>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resume(Exit.map(exit, Option.some))
+    }
+    const onTimer = () => {
+      if (done) return
+      done = true
+      work.removeObserver(onWork)
+      work.unsafeInterruptAsFork(caller)
+      work.addObserver(() => resume(Exit.succeed(Option.none())))
+    }
+    const timer = millis > MAX_TIMER_MILLIS ? undefined : setTimeout(onTimer, millis)
+    work.addObserver(onWork)
+    return Effect.async<void>((ended) => {
+      done = true
+      clearTimeout(timer)
+      work.removeObserver(onWork)
+      work.unsafeInterruptAsFork(caller)
+      work.addObserver(() => ended(Effect.void))
+    })
+  })
+
 /** Runs `effect` for at most `duration` by the fiber's Clock: its value, or none when the time ran out. */
 export const within = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
@@ -55,8 +96,12 @@ export const within = <A, E, R>(
 ): Effect.Effect<Option.Option<A>, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.fork(restore(effect)), (work) =>
-      Effect.flatMap(Effect.fork(Effect.interruptible(Clock.sleep(duration))), (timer) =>
-        Effect.withFiberRuntime<Option.Option<A>, E>((caller) => restore(settled(work, timer, caller.id())))
+      Effect.withFiberRuntime<Option.Option<A>, E>((caller) =>
+        Object.getPrototypeOf(clockOf(caller)) === liveClock
+          ? restore(settledByTimeout(work, Duration.toMillis(Duration.decode(duration)), caller.id()))
+          : Effect.flatMap(Effect.fork(Effect.interruptible(Clock.sleep(duration))), (timer) =>
+              restore(settled(work, timer, caller.id()))
+            )
       )
     )
   )
