@@ -33,7 +33,7 @@ const settle = (core: Core.Core, key: string, ticket: State.Ticket, outcome: Sta
  * The report of a pass: only the first counts. A verdict that only counts a call of a closed key is applied at once
  * (no lock, no fiber switch); any other is a locked step, uninterruptible so that it is never lost half-way.
  */
-const reporter = (core: Core.Core, key: string, ticket: State.Ticket): Pass["report"] => {
+const reporter = (core: Core.Core, key: string, ticket: State.Ticket): QuietPass => {
   let settled = false
   const stepped = (outcome: State.Outcome) =>
     Effect.uninterruptible(
@@ -43,23 +43,36 @@ const reporter = (core: Core.Core, key: string, ticket: State.Ticket): Pass["rep
         return settle(core, key, ticket, outcome)
       })
     )
-  return (outcome) =>
-    Effect.clockWith((clock) => {
-      if (settled) return Effect.void
-      const now = clock.unsafeCurrentTimeMillis()
-      const quiet = Core.stepQuietly(core, key, (state) =>
-        State.quietReport(state, ticket, outcome, now, core.settings.machine)
+  const reportNow = (outcome: State.Outcome, now: number): boolean => {
+    if (settled) return true
+    const quiet = Core.stepQuietly(core, key, (state) =>
+      State.quietReport(state, ticket, outcome, now, core.settings.machine)
+    )
+    if (quiet) settled = true
+    return quiet
+  }
+  return {
+    probe: false,
+    reportNow,
+    report: (outcome) =>
+      Effect.clockWith((clock) =>
+        reportNow(outcome, clock.unsafeCurrentTimeMillis()) ? Effect.void : stepped(outcome)
       )
-      if (!quiet) return stepped(outcome)
-      settled = true
-      return Effect.void
-    })
+  }
+}
+
+/**
+ * A pass with its verdict applied in the caller's own step where it can be: `reportNow` applies a verdict that
+ * needs no lock and says whether it did; otherwise `report` must run.
+ */
+export interface QuietPass extends Pass {
+  readonly reportNow: (outcome: State.Outcome, nowMillis: number) => boolean
 }
 
 /** A pass whose scope reports "ignored" when it closes without a report. */
 const passFor = (core: Core.Core, key: string, ticket: State.Ticket): Effect.Effect<Pass, never, Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) => {
-    const report = reporter(core, key, ticket)
+    const { report } = reporter(core, key, ticket)
     // The scope's own finalizer, not `Effect.addFinalizer`: no FiberRefs to restore for a step that reads none.
     return Effect.as(Scope.addFinalizer(scope, report("ignored")), { probe: ticket.probe, report })
   })
@@ -121,11 +134,20 @@ const admitStepping = (
  * record does not change, and the pass needs no finalizer, since its "ignored" verdict changes nothing (an
  * interrupted call leaves nothing held).
  */
-export const quietPass = (core: Core.Core, key: string): Pass | undefined => {
+export const quietPass = (core: Core.Core, key: string): QuietPass | undefined => {
   const state = Core.quietState(core, key)
   const ticket = state === undefined ? undefined : State.quietTicket(state, core.settings.machine)
-  return ticket === undefined ? undefined : { probe: false, report: reporter(core, key, ticket) }
+  return ticket === undefined ? undefined : reporter(core, key, ticket)
 }
+
+/**
+ * The quiet passes of the breakers made here, by service: the pipeline's attempt takes one in its own step, with no
+ * scope. A service not listed (the shared breaker, a caller's own) is always asked through `admit`.
+ */
+const quietPasses = new WeakMap<Service, (key: string) => QuietPass | undefined>()
+
+/** The quiet pass of `key` from `service` now, when it is one of ours and the key is quiet; else undefined. */
+export const unsafeQuietPass = (service: Service, key: string): QuietPass | undefined => quietPasses.get(service)?.(key)
 
 const admit = (
   core: Core.Core,
@@ -148,12 +170,16 @@ const status = (core: Core.Core, key: string): Effect.Effect<State.Status> =>
   })
 
 /** The service over records made elsewhere (the shared breaker makes its own, with an observer). */
-export const fromCore = (core: Core.Core): Breaker => ({
-  admit: (key, options) => admit(core, key, options),
-  state: (key) => status(core, key),
-  transitions: Stream.fromPubSub(core.hub),
-  keyCount: Effect.sync(() => core.entries.size)
-})
+export const fromCore = (core: Core.Core): Breaker => {
+  const breaker: Breaker = {
+    admit: (key, options) => admit(core, key, options),
+    state: (key) => status(core, key),
+    transitions: Stream.fromPubSub(core.hub),
+    keyCount: Effect.sync(() => core.entries.size)
+  }
+  quietPasses.set(breaker, (key) => quietPass(core, key))
+  return breaker
+}
 
 export const make = (settings: Options.Settings): Effect.Effect<Breaker, never, Scope.Scope> =>
   Effect.map(Core.make(settings), fromCore)

@@ -66,6 +66,9 @@ const describe = (cause: unknown): string =>
     ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ""}`
     : String(cause)
 
+/** Without `stream: true` a decode keeps no state between calls: one decoder serves every answer. */
+const utf8 = new TextDecoder()
+
 class TooLarge {
   readonly _tag = "TooLarge"
   constructor(readonly bytes: number) {}
@@ -92,9 +95,7 @@ const readCapped = (response: HttpClientResponse.HttpClientResponse, max: number
   const encoded = (response.headers["content-encoding"] ?? "identity") !== "identity"
   if (!encoded && Number.isInteger(declared) && declared >= 0 && declared <= max) {
     return Effect.flatMap(response.arrayBuffer, (buffer) =>
-      buffer.byteLength > max
-        ? Effect.fail(new TooLarge(buffer.byteLength))
-        : Effect.succeed(new TextDecoder().decode(buffer))
+      buffer.byteLength > max ? Effect.fail(new TooLarge(buffer.byteLength)) : Effect.succeed(utf8.decode(buffer))
     )
   }
   return readCounted(response, max)
@@ -110,7 +111,7 @@ const readCounted = (response: HttpClientResponse.HttpClientResponse, max: numbe
       acc.parts.push(part)
       return Effect.succeed(acc)
     }
-  ).pipe(Effect.map((acc) => new TextDecoder().decode(concat(acc.parts, acc.size))))
+  ).pipe(Effect.map((acc) => utf8.decode(concat(acc.parts, acc.size))))
 
 /** Fetch follows redirects unless told not to: a redirect would resend our key elsewhere and drop the prompt. */
 const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -210,72 +211,75 @@ export const headOf = (
 
 /**
  * Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout.
- * Run it within a context made by `refusingRedirects` (the pipeline's attempt span provides one).
+ * Run it within a context made by `refusingRedirects` (the pipeline's attempt span provides one). `clock` is the
+ * fiber's, read in the step that classifies the answer.
  */
-export const send = <A>(transport: Transport, endpoint: Endpoint<A>, used: KeyUse): Effect.Effect<Exchange<A>> =>
-  Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request))
+export const send = <A>(
+  transport: Transport,
+  endpoint: Endpoint<A>,
+  used: KeyUse,
+  clock: Clock.Clock
+): Effect.Effect<Exchange<A>> =>
+  Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request, clock))
 
+type Answer = { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string }
+
+/** Every way an exchange can fail to give an answer, as the exchange that records it. */
+const failedExchange = <A>(error: TooLarge | HttpClientError.HttpClientError, transport: Transport): Exchange<A> => {
+  const { secrets } = transport
+  switch (error._tag) {
+    case "TooLarge":
+      return unanswered(
+        new GrokError.Validation({
+          reason: "ResponseTooLarge",
+          detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
+        })
+      )
+    case "RequestError":
+      // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
+      return error.reason === "Transport"
+        ? unanswered(
+            GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
+          )
+        : unanswered(
+            new GrokError.Validation({
+              reason: "InvalidRequest",
+              detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
+            })
+          )
+    case "ResponseError":
+      return unanswered(
+        GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
+      )
+  }
+}
+
+/** The exchange, its answer and every failure turned into one value in a single step after the timed part. */
 const exchange = <A>(
   transport: Transport,
   endpoint: Endpoint<A>,
-  request: HttpClientRequest.HttpClientRequest
+  request: HttpClientRequest.HttpClientRequest,
+  clock: Clock.Clock
 ): Effect.Effect<Exchange<A>> => {
-  const { secrets } = transport
-  return transport.http.execute(request).pipe(
-    Effect.flatMap((response) =>
+  const answering: Effect.Effect<Answer, TooLarge | HttpClientError.HttpClientError> = Effect.flatMap(
+    transport.http.execute(request),
+    (response) =>
       Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({
         status: response.status,
         headers: response.headers,
         body
       }))
-    ),
-    (answering) => within(answering, transport.timeout),
-    Effect.flatMap((answer) =>
+  )
+  return Effect.match(within(answering, transport.timeout), {
+    onFailure: (error) => failedExchange<A>(error, transport),
+    onSuccess: (answer) =>
       Option.isNone(answer)
-        ? Effect.succeed(
-            unanswered<A>(
-              GrokError.classifyTransport({
-                reason: "Timeout",
-                detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
-              })
-            )
-          )
-        : Effect.map(Clock.currentTimeMillis, (now) => classified(endpoint, answer.value, now, secrets))
-    ),
-    Effect.catchTags({
-      TooLarge: (error) =>
-        Effect.succeed(
-          unanswered<A>(
-            new GrokError.Validation({
-              reason: "ResponseTooLarge",
-              detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
+        ? unanswered<A>(
+            GrokError.classifyTransport({
+              reason: "Timeout",
+              detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
             })
           )
-        ),
-      RequestError: (error) =>
-        Effect.succeed(
-          // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
-          error.reason === "Transport"
-            ? unanswered<A>(
-                GrokError.classifyTransport({
-                  reason: "ConnectionFailed",
-                  detail: describe(error.cause ?? error),
-                  secrets
-                })
-              )
-            : unanswered<A>(
-                new GrokError.Validation({
-                  reason: "InvalidRequest",
-                  detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
-                })
-              )
-        ),
-      ResponseError: (error) =>
-        Effect.succeed(
-          unanswered<A>(
-            GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
-          )
-        )
-    })
-  )
+        : classified(endpoint, answer.value, clock.unsafeCurrentTimeMillis(), transport.secrets)
+  })
 }

@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as GrokApi from "../../GrokApi.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
@@ -25,25 +26,37 @@ const feedbackOf = <A>(exchange: Exchange<A>, usage: GrokApi.Usage | undefined):
   }
 }
 
-/** The attempt's feedback to its permit, its span attributes and its metrics (every one in the same step). */
-export const report = <A>(options: {
+interface Options<A> {
   readonly permit: RateLimiter.Permit
   readonly exchange: Exchange<A>
   readonly usage: (value: A) => GrokApi.Usage | undefined
   readonly model: string
   readonly durationMillis: number
-}): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => {
-    const { exchange, model } = options
-    const usage = Either.isRight(exchange.result) ? options.usage(exchange.result.right) : undefined
-    const outcome = Either.isRight(exchange.result) ? "success" : exchange.result.left._tag
-    const span = fiber.currentSpan
-    annotate(span, "http.response.status_code", exchange.status ?? 0)
-    annotate(span, "grok.request_id", exchange.requestId ?? "")
-    annotate(span, "grok.outcome", outcome)
-    const updates = attemptUpdates({ model, outcome, status: exchange.status, durationMillis: options.durationMillis })
-    updates.push(...rateLimitUpdates({ model, info: exchange.info }))
-    if (usage !== undefined) updates.push(...usageUpdates({ model, usage }))
-    unsafeApply(updates, fiber.getFiberRef(FiberRef.currentMetricLabels))
-    return options.permit.report(feedbackOf(exchange, usage))
-  })
+}
+
+/**
+ * The attempt's span attributes and metrics, applied now on `fiber`, and its feedback to the permit, returned to
+ * run; `learns: false` when the permit learns nothing (the unlimited one): then there is nothing to run.
+ */
+export const unsafeReport = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  options: Options<A>,
+  learns = true
+): Effect.Effect<void> | undefined => {
+  const { exchange, model } = options
+  const usage = Either.isRight(exchange.result) ? options.usage(exchange.result.right) : undefined
+  const outcome = Either.isRight(exchange.result) ? "success" : exchange.result.left._tag
+  const span = fiber.currentSpan
+  annotate(span, "http.response.status_code", exchange.status ?? 0)
+  annotate(span, "grok.request_id", exchange.requestId ?? "")
+  annotate(span, "grok.outcome", outcome)
+  const updates = attemptUpdates({ model, outcome, status: exchange.status, durationMillis: options.durationMillis })
+  updates.push(...rateLimitUpdates({ model, info: exchange.info }))
+  if (usage !== undefined) updates.push(...usageUpdates({ model, usage }))
+  unsafeApply(updates, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  return learns ? options.permit.report(feedbackOf(exchange, usage)) : undefined
+}
+
+/** The attempt's feedback to its permit, its span attributes and its metrics (every one in the same step). */
+export const report = <A>(options: Options<A>): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => unsafeReport(fiber, options) ?? Effect.void)

@@ -26,13 +26,14 @@ import { callUpdates } from "../grokMetrics.js"
 import { unsafeApply } from "../labelledMetric.js"
 import { admit } from "./admission.js"
 import { amend } from "./amend.js"
+import * as BreakerCore from "../breaker/breaker.js"
 import * as Attempt from "./attempt.js"
 import * as Breaker from "./breaker.js"
 import * as Credentials from "./credentials.js"
 import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
-import { report } from "./feedback.js"
+import { unsafeReport } from "./feedback.js"
 import { annotate, type Ending, spanned } from "./span.js"
 import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
@@ -245,24 +246,45 @@ export const finish = <A>(
 
 type Answer<A> = { readonly value: A; readonly requestId: string | undefined }
 
-/** One attempt sent and classified, its answer fed back to `permit`. */
+/** The verdict of the breaker's quiet pass, applied now when it can be; else the effect that applies it. */
+const judgedNow = <A>(
+  pass: BreakerCore.QuietPass,
+  result: Either.Either<A, GrokError>,
+  now: number
+): Effect.Effect<void> | undefined => {
+  const outcome = Either.isRight(result)
+    ? "success"
+    : CircuitBreaker.countsAsFailure(result.left)
+      ? "failure"
+      : "ignored"
+  return pass.reportNow(outcome, now) ? undefined : pass.report(outcome)
+}
+
+/**
+ * One attempt sent and classified, its answer fed back to `permit` and, given a quiet pass of the breaker, its
+ * verdict to the pass: all in the step that has the answer, where nothing needs an effect of its own.
+ */
 const sending = <A>(
   transport: Attempt.Transport,
   prepared: Prepared,
   endpoint: Endpoint<A>,
-  permit: RateLimiter.Permit
+  permit: RateLimiter.Permit,
+  pass?: BreakerCore.QuietPass
 ): Effect.Effect<Answer<A>, GrokError> =>
   Effect.withFiberRuntime<Answer<A>, GrokError>((fiber) => {
     const clock = FiberClock.clockOf(fiber)
     const sent = clock.unsafeCurrentTimeMillis()
-    return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used), (exchange) => {
-      const durationMillis = clock.unsafeCurrentTimeMillis() - sent
-      const fed = report({ permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis })
+    return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used, clock), (exchange) => {
+      const now = clock.unsafeCurrentTimeMillis()
       const { result, requestId } = exchange
-      return Effect.zipRight(
-        fed,
-        Either.isRight(result) ? Effect.succeed({ value: result.right, requestId }) : Effect.fail(result.left)
-      )
+      const options = { permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis: now - sent }
+      const fed = unsafeReport(fiber, options, permit !== unlimitedPermit)
+      const judged = pass === undefined ? undefined : judgedNow(pass, result, now)
+      const answered: Effect.Effect<Answer<A>, GrokError> = Either.isRight(result)
+        ? Effect.succeed({ value: result.right, requestId })
+        : Effect.fail(result.left)
+      const settled = judged === undefined ? answered : Effect.zipRight(judged, answered)
+      return fed === undefined ? settled : Effect.zipRight(fed, settled)
     })
   })
 
@@ -286,18 +308,22 @@ const onModel = <A>(
   const attributes = (n: number) => ({ "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n })
   const retried = (once: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
     // Neither a breaker nor a limiter: nothing to gate, nothing held for the attempt's scope.
-    const direct = prepared.breaker === undefined && !limitedBy(prepared, endpoint)
+    const limited = limitedBy(prepared, endpoint)
+    const breaker = prepared.breaker
+    const gated = Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+      Effect.scoped(Breaker.guarded(gate, once))
+    )
+    // Without a limiter an attempt holds nothing for a scope: a quiet pass of the breaker (a closed key) is taken
+    // and judged in the attempt's own steps; any other pass goes through the breaker stage.
+    const unscoped =
+      breaker === undefined
+        ? sending(transport, prepared, endpoint, unlimitedPermit)
+        : Effect.suspend(() => {
+            const pass = BreakerCore.unsafeQuietPass(breaker, Breaker.keyOf(client.baseUrl, model))
+            return pass === undefined ? gated : sending(transport, prepared, endpoint, unlimitedPermit, pass)
+          })
     const attempt = (n: number) =>
-      spanned(
-        "grok.attempt",
-        attributes(n),
-        direct
-          ? sending(transport, prepared, endpoint, unlimitedPermit)
-          : Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
-              Effect.scoped(Breaker.guarded(gate, once))
-            ),
-        Attempt.refusingRedirects
-      )
+      spanned("grok.attempt", attributes(n), limited ? gated : unscoped, Attempt.refusingRedirects)
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
       ...ok,
       attempts: prepared.progress.attempts,
