@@ -24,9 +24,9 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Metrics from "./internal/breaker/metrics.js"
 
@@ -170,12 +170,14 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidRetry
   Effect.gen(function* () {
     const settings = yield* validate(options)
     const gauge = (tokens: number) => Metric.set(Metrics.retryBudgetTokens, tokens)
-    const ref = yield* Ref.make<Bucket>({ tokens: settings.capacity, refusing: false })
+    // A plain cell, changed only inside one step of a fiber: no other fiber can interleave with it.
+    let bucket: Bucket = { tokens: settings.capacity, refusing: false }
     yield* gauge(settings.capacity)
     const tryAcquire = (error: RetryCause) =>
       Effect.gen(function* () {
         const cost = costOf(settings, error)
-        const result = yield* Ref.modify(ref, (bucket) => spend(bucket, cost))
+        const [result, next] = spend(bucket, cost)
+        bucket = next
         yield* gauge(result.tokens)
         if (result.change === "exhausted") {
           yield* Effect.logWarning("RetryBudget: exhausted, failures are not retried until calls succeed again").pipe(
@@ -186,18 +188,19 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidRetry
         }
         return result.granted
       })
+    // A success on a full bucket (the usual case) changes nothing: no gauge update, one step.
     const onSuccess = (firstAttempt: boolean) =>
-      Effect.flatMap(
-        Ref.updateAndGet(ref, (bucket) => ({
-          ...bucket,
-          tokens: Math.min(
-            settings.capacity,
-            bucket.tokens + (firstAttempt ? settings.successRefund : settings.retryCost)
-          )
-        })),
-        (bucket) => gauge(bucket.tokens)
-      )
-    return { tryAcquire, onSuccess, available: Effect.map(Ref.get(ref), (bucket) => bucket.tokens) }
+      Effect.withFiberRuntime<void>((fiber) => {
+        const tokens = Math.min(
+          settings.capacity,
+          bucket.tokens + (firstAttempt ? settings.successRefund : settings.retryCost)
+        )
+        if (tokens === bucket.tokens) return Effect.void
+        bucket = { ...bucket, tokens }
+        Metrics.retryBudgetTokens.unsafeUpdate(tokens, fiber.getFiberRef(FiberRef.currentMetricLabels))
+        return Effect.void
+      })
+    return { tryAcquire, onSuccess, available: Effect.sync(() => bucket.tokens) }
   })
 
 /**

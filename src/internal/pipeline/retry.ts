@@ -56,38 +56,40 @@ export const retrying = <A>(
   /** `tries` counts this stage's attempts; `progress.attempts` those of the whole call (models and refreshes). */
   const loop = (state: unknown, tries: number): Effect.Effect<A, GrokError> => {
     const n = ++progress.attempts
-    const tried = Effect.tap(attempt(n), () => budget.onSuccess(tries === 1))
-    return Effect.catchAll(tried, (error) =>
-      Effect.gen(function* () {
-        if (!error.isRetryable) {
-          yield* giveUp(error, n, "not retryable")
-          return yield* Effect.fail(error)
-        }
-        const now = yield* Clock.currentTimeMillis
-        const [next, , decision] = yield* policy.step(now, error, state)
-        if (ScheduleDecision.isDone(decision)) {
-          yield* giveUp(error, n, "the retry policy gave up")
-          return yield* Effect.fail(error)
-        }
-        const startAt = Intervals.start(decision.intervals)
-        if (!Deadline.allows(options.deadline, startAt)) {
-          yield* giveUp(error, n, "the deadline leaves no time to retry")
-          return yield* Effect.flatMap(Deadline.exceeded(options.model, error), Effect.fail)
-        }
-        if (!(yield* budget.tryAcquire(error))) {
-          yield* giveUp(error, n, "the retry budget is spent")
-          return yield* Effect.fail(amend(error, { retryBudgetSpent: true }))
-        }
-        const delayMillis = (yield* options.heldBack) ? 0 : Math.max(0, startAt - now)
-        yield* GrokMetrics.recordRetry({ model: options.model, errorTag: error._tag })
-        yield* Effect.annotateCurrentSpan({ "grok.retry_delay_ms": delayMillis })
-        yield* Effect.logDebug("grok call failed: retrying").pipe(
-          Effect.annotateLogs({ ...context(error, n), delayMillis })
-        )
-        if (delayMillis > 0) yield* Effect.sleep(delayMillis)
-        return yield* loop(next, tries + 1)
-      })
-    )
+    return Effect.matchEffect(attempt(n), {
+      onSuccess: (value) => Effect.as(budget.onSuccess(tries === 1), value),
+      onFailure: (error) => retryAfter(error, n, state, tries)
+    })
   }
+  const retryAfter = (error: GrokError, n: number, state: unknown, tries: number): Effect.Effect<A, GrokError> =>
+    Effect.gen(function* () {
+      if (!error.isRetryable) {
+        yield* giveUp(error, n, "not retryable")
+        return yield* Effect.fail(error)
+      }
+      const now = yield* Clock.currentTimeMillis
+      const [next, , decision] = yield* policy.step(now, error, state)
+      if (ScheduleDecision.isDone(decision)) {
+        yield* giveUp(error, n, "the retry policy gave up")
+        return yield* Effect.fail(error)
+      }
+      const startAt = Intervals.start(decision.intervals)
+      if (!Deadline.allows(options.deadline, startAt)) {
+        yield* giveUp(error, n, "the deadline leaves no time to retry")
+        return yield* Effect.flatMap(Deadline.exceeded(options.model, error), Effect.fail)
+      }
+      if (!(yield* budget.tryAcquire(error))) {
+        yield* giveUp(error, n, "the retry budget is spent")
+        return yield* Effect.fail(amend(error, { retryBudgetSpent: true }))
+      }
+      const delayMillis = (yield* options.heldBack) ? 0 : Math.max(0, startAt - now)
+      yield* GrokMetrics.recordRetry({ model: options.model, errorTag: error._tag })
+      yield* Effect.annotateCurrentSpan({ "grok.retry_delay_ms": delayMillis })
+      yield* Effect.logDebug("grok call failed: retrying").pipe(
+        Effect.annotateLogs({ ...context(error, n), delayMillis })
+      )
+      if (delayMillis > 0) yield* Effect.sleep(delayMillis)
+      return yield* loop(next, tries + 1)
+    })
   return Effect.suspend(() => loop(policy.initial, 1))
 }
