@@ -99,32 +99,62 @@ export const statusLabel = (status: number | undefined): string => (status === u
 const seconds = (millis: number) => Math.max(0, millis) / 1000
 
 /** One HTTP attempt: `grok_attempts_total` and `grok_attempt_duration_seconds`. */
+/** The labelled metrics of one label set, made once: one lookup a call instead of one per metric. */
+const sets = <M>(make: (...labels: ReadonlyArray<string>) => M) => {
+  const made = new Map<string, M>()
+  return (...labels: ReadonlyArray<string>): M => {
+    const key = labels.join("\u0000")
+    let found = made.get(key)
+    if (found === undefined) {
+      // A caller may invent labels without end (a model name per call): start over rather than grow.
+      if (made.size >= 4_096) made.clear()
+      found = make(...labels)
+      made.set(key, found)
+    }
+    return found
+  }
+}
+
+const attemptMetrics = sets(
+  (model, outcome, status) =>
+    [
+      labelled(attemptsTotal, { model: model!, outcome: outcome!, status: status! }),
+      labelled(attemptDuration, { model: model!, outcome: outcome! })
+    ] as const
+)
+
 export const attemptUpdates = (o: {
   readonly model: string
   readonly outcome: string
   readonly status?: number | undefined
   readonly durationMillis: number
-}): Array<Update> => [
-  [labelled(attemptsTotal, { model: o.model, outcome: o.outcome, status: statusLabel(o.status) }), 1],
-  [labelled(attemptDuration, { model: o.model, outcome: o.outcome }), seconds(o.durationMillis)]
-]
+}): Array<Update> => {
+  const [total, duration] = attemptMetrics(o.model, o.outcome, statusLabel(o.status))
+  return [
+    [total, 1],
+    [duration, seconds(o.durationMillis)]
+  ]
+}
 
-/** One finished call: `grok_calls_total`, `grok_call_duration_seconds` and `grok_call_attempts`. */
+const callMetrics = sets((model, outcome) => {
+  const labels = { model: model!, outcome: outcome! }
+  return [labelled(callsTotal, labels), labelled(callDuration, labels), labelled(callAttempts, labels)] as const
+})
+
 export const callUpdates = (o: {
   readonly model: string
   readonly outcome: string
   readonly attempts: number
   readonly durationMillis: number
 }): Array<Update> => {
-  const labels = { model: o.model, outcome: o.outcome }
+  const [total, duration, attempts] = callMetrics(o.model, o.outcome)
   return [
-    [labelled(callsTotal, labels), 1],
-    [labelled(callDuration, labels), seconds(o.durationMillis)],
-    [labelled(callAttempts, labels), o.attempts]
+    [total, 1],
+    [duration, seconds(o.durationMillis)],
+    [attempts, o.attempts]
   ]
 }
 
-/** The time one attempt waited for admission: `grok_admission_wait_seconds`. */
 export const admissionWaitUpdates = (o: { readonly model: string; readonly durationMillis: number }): Array<Update> => [
   [labelled(admissionWait, { model: o.model }), seconds(o.durationMillis)]
 ]
@@ -132,15 +162,19 @@ export const admissionWaitUpdates = (o: { readonly model: string; readonly durat
 const usageKinds = ["prompt", "completion", "reasoning", "cached"] as const
 
 /** The `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total` (when the cost is reported). */
+const usageMetrics = sets((model) => ({
+  kinds: usageKinds.map((kind) => [kind, labelled(tokensTotal, { model: model!, kind })] as const),
+  cost: labelled(costUsdTotal, { model: model! })
+}))
+
 export const usageUpdates = (o: { readonly model: string; readonly usage: GrokApi.Usage }): Array<Update> => {
   const summary = GrokApi.usageSummary(o.usage)
-  const updates = usageKinds.map((kind): Update => [labelled(tokensTotal, { model: o.model, kind }), summary[kind]])
-  if (o.usage.cost_in_usd_ticks !== undefined)
-    updates.push([labelled(costUsdTotal, { model: o.model }), summary.costUsd])
+  const metrics = usageMetrics(o.model)
+  const updates = metrics.kinds.map(([kind, metric]): Update => [metric, summary[kind]])
+  if (o.usage.cost_in_usd_ticks !== undefined) updates.push([metrics.cost, summary.costUsd])
   return updates
 }
 
-/** The remaining quota the headers announced, `grok_ratelimit_remaining{limit}`: none for a limit not mentioned. */
 export const rateLimitUpdates = (o: { readonly model: string; readonly info: RateLimitInfo }): Array<Update> => {
   const updates: Array<Update> = []
   for (const limit of ["requests", "tokens"] as const) {
