@@ -306,33 +306,35 @@ const onModel = <A>(
 ): Effect.Effect<Success<A>, GrokError> => {
   const transport = { ...client.transport, timeout: prepared.timeout }
   const attributes = (n: number) => ({ "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n })
-  const retried = (once: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
-    // Neither a breaker nor a limiter: nothing to gate, nothing held for the attempt's scope.
-    const limited = limitedBy(prepared, endpoint)
+  const limited = limitedBy(prepared, endpoint)
+  const retried = (once: (pass?: BreakerCore.QuietPass) => Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
     const breaker = prepared.breaker
+    const inScope = (effect: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) =>
+      // Without a limiter `once` is `sending`, which holds nothing for a scope.
+      limited ? Effect.scoped(effect) : (effect as Effect.Effect<Answer<A>, GrokError>)
     const gated = Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
-      Effect.scoped(Breaker.guarded(gate, once))
+      Effect.scoped(Breaker.guarded(gate, once()))
     )
-    // Without a limiter an attempt holds nothing for a scope: a quiet pass of the breaker (a closed key) is taken
-    // and judged in the attempt's own steps; any other pass goes through the breaker stage.
-    const unscoped =
-      breaker === undefined
-        ? sending(transport, prepared, endpoint, unlimitedPermit)
-        : Effect.suspend(() => {
-            const pass = BreakerCore.unsafeQuietPass(breaker, Breaker.keyOf(client.baseUrl, model))
-            return pass === undefined ? gated : sending(transport, prepared, endpoint, unlimitedPermit, pass)
-          })
-    const attempt = (n: number) =>
-      spanned("grok.attempt", attributes(n), limited ? gated : unscoped, Attempt.refusingRedirects)
+    // A quiet pass of the breaker (a closed key) is taken and judged in the attempt's own steps; any other pass
+    // goes through the breaker stage. Only a limiter's permit needs the attempt's scope.
+    const through: Effect.Effect<Answer<A>, GrokError> = breaker === undefined
+      ? inScope(once())
+      : Effect.suspend(() => {
+          const pass = BreakerCore.unsafeQuietPass(breaker, Breaker.keyOf(client.baseUrl, model))
+          return pass === undefined ? gated : inScope(once(pass))
+        })
+    const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, Attempt.refusingRedirects)
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
       ...ok,
       attempts: prepared.progress.attempts,
       model
     }))
   }
-  if (!limitedBy(prepared, endpoint)) return retried(sending(transport, prepared, endpoint, unlimitedPermit))
+  if (!limited) return retried((pass) => sending(transport, prepared, endpoint, unlimitedPermit, pass))
   return Effect.flatMap(ticketOf(prepared, call, endpoint), (ticket) =>
-    retried(Effect.flatMap(admit(prepared.limiter, ticket), (permit) => sending(transport, prepared, endpoint, permit)))
+    retried((pass) =>
+      Effect.flatMap(admit(prepared.limiter, ticket), (permit) => sending(transport, prepared, endpoint, permit, pass))
+    )
   )
 }
 
