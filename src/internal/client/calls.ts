@@ -4,6 +4,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import type * as GrokApi from "../../GrokApi.js"
 import type * as GrokError from "../../GrokError.js"
@@ -73,17 +74,19 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
     input: GrokApi.ChatRequest,
     options: ChatOptions = {}
   ): Effect.Effect<ChatResult, GrokError.GrokError> =>
-    spannedEnding("grok.chat", { "grok.model": input.model }, (ending) =>
-      Effect.flatMap(ChatEndpoints.validChat(input), (valid) =>
-        options.stream === true
-          ? Effect.flatMap(ChatEndpoints.chatStream(baseUrl, valid), (endpoint) =>
-              Effect.map(runCollected(client, endpoint, streamed(options), collectChatStream), chatResult)
-            )
-          : Effect.flatMap(ChatEndpoints.chat(baseUrl, valid), (endpoint) =>
-              Effect.map(Pipeline.run(client, endpoint, options, ending), chatResult)
-            )
-      )
-    ).pipe(sliced)
+    spannedEnding("grok.chat", { "grok.model": input.model }, (ending) => {
+      // The request is checked and built at once, as plain values: an effect only for what runs.
+      const valid = ChatEndpoints.validChat(input)
+      if (Either.isLeft(valid)) return Effect.fail(valid.left)
+      if (options.stream === true)
+        return Effect.flatMap(ChatEndpoints.chatStream(baseUrl, valid.right), (endpoint) =>
+          Effect.map(runCollected(client, endpoint, streamed(options), collectChatStream), chatResult)
+        )
+      const endpoint = ChatEndpoints.chat(baseUrl, valid.right)
+      return Either.isLeft(endpoint)
+        ? Effect.fail(endpoint.left)
+        : Effect.map(Pipeline.run(client, endpoint.right, options, ending), chatResult)
+    }).pipe(sliced)
 
   const chatStream = (
     input: GrokApi.ChatRequest,

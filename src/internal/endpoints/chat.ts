@@ -11,7 +11,7 @@ import { decodeChatStream } from "../stream/chatStream.js"
 export const invalidRequest = (detail: string) => new GrokError.Validation({ reason: "InvalidRequest", detail })
 
 /** The request checked against its schema (unknown fields pass untouched). */
-export const validChat = (input: GrokApi.ChatRequest): Effect.Effect<GrokApi.ChatRequest, GrokError.Validation> =>
+export const validChat = (input: GrokApi.ChatRequest): Either.Either<GrokApi.ChatRequest, GrokError.Validation> =>
   Either.mapLeft(GrokApi.decodeChatRequest(input), (issue) => invalidRequest(issue.message.slice(0, 2000)))
 
 /** A JSON POST; a body JSON cannot encode (a BigInt, a cycle) is a typed error, not a crash. Built at once. */
@@ -30,7 +30,7 @@ export const postJson = (
 export const chat = (
   baseUrl: string,
   valid: GrokApi.ChatRequest
-): Effect.Effect<Endpoint<GrokApi.ChatCompletion>, GrokError.Validation> =>
+): Either.Either<Endpoint<GrokApi.ChatCompletion>, GrokError.Validation> =>
   Either.map(postJson(`${baseUrl}/chat/completions`, { ...valid, stream: false }), (request) => ({
     kind: "chat",
     model: valid.model,

@@ -115,27 +115,32 @@ const serviceIn = <I, S>(context: Context.Context<never>, tag: Context.Tag<I, S>
 
 /** Settled in one step: the clock, the fiber's retry policy and the services are read, not yielded one by one. */
 export const prepare = (client: Client, model: string, call: Settings): Effect.Effect<Prepared> =>
-  Effect.withFiberRuntime((fiber) => {
-    const { defaults, built } = client
-    const context = fiber.currentContext
-    const now = FiberClock.millisOf(fiber)
-    return Effect.succeed({
-      started: now,
-      deadline: Deadline.startAt(call.deadline ?? defaults.deadline, now),
-      policy: call.retry ?? Option.getOrElse(fiber.getFiberRef(RetryPolicy.currentPolicy), () => defaults.retry),
-      limiter: Option.getOrElse(
-        serviceIn(context, RateLimiter.RateLimiter, built.limiter),
-        () => RateLimiter.unlimited
-      ),
-      breaker: Option.getOrUndefined(serviceIn(context, CircuitBreaker.CircuitBreaker, built.breaker)),
-      budget: Option.getOrElse(serviceIn(context, RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
-      timeout: call.attemptTimeout ?? defaults.attemptTimeout,
-      maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait,
-      progress: { attempts: 0 },
-      used: { generation: 0 },
-      model
-    })
-  })
+  Effect.withFiberRuntime((fiber) => Effect.succeed(preparedOn(fiber, client, model, call)))
+
+/** `prepare` for a step that already holds the fiber. */
+const preparedOn = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  client: Client,
+  model: string,
+  call: Settings
+): Prepared => {
+  const { defaults, built } = client
+  const context = fiber.currentContext
+  const now = FiberClock.millisOf(fiber)
+  return {
+    started: now,
+    deadline: Deadline.startAt(call.deadline ?? defaults.deadline, now),
+    policy: call.retry ?? Option.getOrElse(fiber.getFiberRef(RetryPolicy.currentPolicy), () => defaults.retry),
+    limiter: Option.getOrElse(serviceIn(context, RateLimiter.RateLimiter, built.limiter), () => RateLimiter.unlimited),
+    breaker: Option.getOrUndefined(serviceIn(context, CircuitBreaker.CircuitBreaker, built.breaker)),
+    budget: Option.getOrElse(serviceIn(context, RetryBudget.RetryBudget, built.budget), () => RetryBudget.unlimited),
+    timeout: call.attemptTimeout ?? defaults.attemptTimeout,
+    maxQueueWait: call.maxQueueWait ?? defaults.maxQueueWait,
+    progress: { attempts: 0 },
+    used: { generation: 0 },
+    model
+  }
+}
 
 /** The limiter ticket of one model's attempts. */
 export const ticketOf = (
@@ -345,7 +350,8 @@ export const run = <A>(
   call: Settings,
   ending?: Ending
 ): Effect.Effect<Success<A>, GrokError> =>
-  Effect.flatMap(prepare(client, endpoint.model, call), (prepared) => {
+  Effect.withFiberRuntime((fiber) => {
+    const prepared = preparedOn(fiber, client, endpoint.model, call)
     const models = modelsOf(client, call, endpoint.model, endpoint.retarget !== undefined)
     const perModel = (model: string, fallbackNext: boolean) =>
       model === endpoint.model || endpoint.retarget === undefined
