@@ -90,9 +90,13 @@ const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
  * that declares its length within the cap is read in one piece (most answers: no stream machinery per call); any
  * other is counted as it arrives, so a gzip bomb or a lying length still stops at the cap.
  */
-const readCapped = (response: HttpClientResponse.HttpClientResponse, max: number) => {
-  const declared = Number(response.headers["content-length"])
-  const encoded = (response.headers["content-encoding"] ?? "identity") !== "identity"
+const readCapped = (
+  response: HttpClientResponse.HttpClientResponse,
+  headers: HttpClientResponse.HttpClientResponse["headers"],
+  max: number
+) => {
+  const declared = Number(headers["content-length"])
+  const encoded = (headers["content-encoding"] ?? "identity") !== "identity"
   if (!encoded && Number.isInteger(declared) && declared >= 0 && declared <= max) {
     return Effect.flatMap(response.arrayBuffer, (buffer) =>
       buffer.byteLength > max ? Effect.fail(new TooLarge(buffer.byteLength)) : Effect.succeed(utf8.decode(buffer))
@@ -202,9 +206,11 @@ export const headOf = (
   nowMillis: number,
   secrets: ReadonlyArray<string>
 ) => {
-  const rawId = RateLimitHeaders.header(response.headers, "x-request-id")
+  // `response.headers` builds a new record at every read.
+  const headers = response.headers
+  const rawId = RateLimitHeaders.header(headers, "x-request-id")
   return {
-    info: RateLimitHeaders.parse(response.headers, nowMillis),
+    info: RateLimitHeaders.parse(headers, nowMillis),
     requestId: rawId === undefined ? undefined : scrub(rawId, secrets)
   }
 }
@@ -263,12 +269,15 @@ const exchange = <A>(
 ): Effect.Effect<Exchange<A>> => {
   const answering: Effect.Effect<Answer, TooLarge | HttpClientError.HttpClientError> = Effect.flatMap(
     transport.http.execute(request),
-    (response) =>
-      Effect.map(readCapped(response, transport.maxResponseBytes), (body) => ({
+    (response) => {
+      // `response.headers` builds a new record at every read: read once.
+      const headers = response.headers
+      return Effect.map(readCapped(response, headers, transport.maxResponseBytes), (body) => ({
         status: response.status,
-        headers: response.headers,
+        headers,
         body
       }))
+    }
   )
   return Effect.match(within(answering, transport.timeout), {
     onFailure: (error) => failedExchange<A>(error, transport),

@@ -133,11 +133,12 @@ const openOnce = <A>(ctx: Attempting<A>): Effect.Effect<Opened<A>, GrokError.Gro
       const response = yield* Scope.extend(Attempt.open(transport, endpoint.request, ctx.used), scope)
       const { info, requestId } = Attempt.headOf(response, yield* Clock.currentTimeMillis, client.transport.secrets)
       head = { status: response.status, requestId, info }
+      const headers = response.headers
       const answer: StreamAnswer = {
         status: response.status,
-        contentType: RateLimitHeaders.header(response.headers, "content-type"),
+        contentType: RateLimitHeaders.header(headers, "content-type"),
         requestId,
-        headers: response.headers,
+        headers,
         secrets: client.transport.secrets,
         idleTimeout: ctx.idleTimeout
       }
