@@ -314,19 +314,21 @@ const onModel = <A>(
   const limited = limitedBy(prepared, endpoint)
   const retried = (once: (pass?: BreakerCore.QuietPass) => Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
     const breaker = prepared.breaker
+    const key = Breaker.keyOf(client.baseUrl, model)
     const inScope = (effect: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) =>
       // Without a limiter `once` is `sending`, which holds nothing for a scope.
       limited ? Effect.scoped(effect) : (effect as Effect.Effect<Answer<A>, GrokError>)
-    const gated = Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
-      Effect.scoped(Breaker.guarded(gate, once()))
-    )
+    const gated = () =>
+      Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
+        Effect.scoped(Breaker.guarded(gate, once()))
+      )
     // A quiet pass of the breaker (a closed key) is taken and judged in the attempt's own steps; any other pass
     // goes through the breaker stage. Only a limiter's permit needs the attempt's scope.
     const through: Effect.Effect<Answer<A>, GrokError> = breaker === undefined
       ? inScope(once())
       : Effect.suspend(() => {
-          const pass = BreakerCore.unsafeQuietPass(breaker, Breaker.keyOf(client.baseUrl, model))
-          return pass === undefined ? gated : inScope(once(pass))
+          const pass = BreakerCore.unsafeQuietPass(breaker, key)
+          return pass === undefined ? gated() : inScope(once(pass))
         })
     const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, Attempt.refusingRedirects)
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
