@@ -129,7 +129,11 @@ const prepare = (config: BatchConfig, io: Io) =>
         limiterKey: config.limiterKey
       })
     )
-    const journal = yield* Journal.open(config.output, { fresh: config.fresh, retryFailed: config.retryFailed })
+    const journal = yield* Journal.open(config.output, {
+      fresh: config.fresh,
+      retryFailed: config.retryFailed,
+      expectedIds: total
+    })
     const endpoint = yield* Endpoint.start(target, io.stderr)
     announce(config, journal.recovery, io)
     return { total, limiter, journal, endpoint }
@@ -187,7 +191,8 @@ export const run = (config: BatchConfig, io: Io = processIo): Effect.Effect<numb
         if (seen !== undefined) tally.skip(seen)
         return seen !== undefined
       }
-      const parse = Input.parser({ model: config.model, api: config.api, skip: done, expectedLines: total })
+      // One table of ids for the journal and the parser (see `Journal.Journal.ids`), sized from the input.
+      const parse = Input.parser({ model: config.model, api: config.api, skip: done, ids: journal.ids })
       const pending = (item: Input.Item | undefined): item is Input.Item => item !== undefined
       const processAll = Effect.scoped(
         Effect.gen(function* () {

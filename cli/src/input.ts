@@ -212,6 +212,12 @@ export interface ParserOptions {
   readonly hash?: Hash
   /** How many lines the input has (the progress total), to size the table of ids seen once. */
   readonly expectedLines?: number
+  /**
+   * The table to note the ids seen in, each with the line it was first seen on as its value: the journal's
+   * (`Journal.Journal.ids`), so that a resumed run holds each id once. Its tags are left alone. Without it the
+   * parser has a table of its own, of `hash` and `expectedLines`.
+   */
+  readonly ids?: KeyTable
 }
 
 /**
@@ -222,7 +228,8 @@ export interface ParserOptions {
  * @category constructors
  */
 export const parser = (defaults: ParserOptions) => {
-  const firstLine = new KeyTable(defaults.hash, defaults.expectedLines)
+  // Values are first lines (from 1); 0 is an entry the journal added for an id not seen yet.
+  const firstLine = defaults.ids ?? new KeyTable(defaults.hash, defaults.expectedLines)
   const skip = defaults.skip ?? (() => false)
   const refuse = (line: number, message: string): Invalid | undefined => {
     const item = invalid(line, null, message)
@@ -250,11 +257,10 @@ export const parser = (defaults: ParserOptions) => {
     const id = shape.id === undefined ? undefined : Records.idFromJson(shape.id)
     if (id === undefined) return refuse(line.number, 'no "id" (a non-empty string or a number)')
     const key = Records.idKey(id)
-    const first = firstLine.get(key)
-    if (first !== undefined) {
-      return refuse(line.number, `duplicate id ${shorten(id.json)} (first on line ${first})`)
-    }
-    firstLine.set(key, line.number)
+    const entry = firstLine.add(key)
+    const first = firstLine.valueAt(entry)
+    if (first !== 0) return refuse(line.number, `duplicate id ${shorten(id.json)} (first on line ${first})`)
+    firstLine.setValueAt(entry, line.number)
     if (skip(key)) return undefined
     return defaults.api === "responses"
       ? responsesCall(defaults.model, line.number, id, key, fields)

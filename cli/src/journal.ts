@@ -32,6 +32,8 @@ export interface Options {
   readonly retryFailed: boolean
   /** The hash of the finished-id table (tests force collisions with it); FNV-1a by default. */
   readonly hash?: Hash
+  /** How many ids the run expects (the input's line count), to size the table of ids once. */
+  readonly expectedIds?: number
 }
 
 /**
@@ -62,6 +64,12 @@ export interface Journal {
   readonly recovery: Recovery
   /** The line already in the file for this key (`Records.idKey` / `Records.lineKey`), if any. */
   readonly finished: (key: string) => Records.Seen | undefined
+  /**
+   * The table of ids behind `finished`: the file's ids, each with its flags in the entry's tag (0 for an id the file
+   * does not hold). The values are the caller's: the input parser notes in them the line each id was first seen
+   * on (`Input.ParserOptions.ids`), so a resumed run holds each id once, not in two tables.
+   */
+  readonly ids: KeyTable
   /** Appends one line with a single write. */
   readonly append: (record: Records.ResultLine) => Effect.Effect<void, UsageError>
 }
@@ -74,32 +82,34 @@ interface Scan {
   readonly dropped: number
 }
 
-const OK = 1
-const RETRIABLE = 2
+/** The tag of an id the file holds; an entry whose tag is 0 is one the file does not hold. */
+const FINISHED = 1
+const OK = 2
+const RETRIABLE = 4
 
-/** What the table keeps of a line: two bits. */
-const flagsOf = (seen: Records.Seen): number => (seen.ok ? OK : 0) | (seen.retriable ? RETRIABLE : 0)
+/** What the table keeps of a line: three bits of its entry's tag. */
+const tagOf = (seen: Records.Seen): number => FINISHED | (seen.ok ? OK : 0) | (seen.retriable ? RETRIABLE : 0)
 
 /**
- * Decides, line by line, what to keep; the same decision drives the scan and the rewrite. The finished ids go into a
- * `KeyTable` (their text and two bits each), not a Map of strings and objects.
+ * Decides, line by line, what to keep; the same decision drives the scan and the rewrite. The finished ids go into
+ * `finished` (their text and a tag each), not a Map of strings and objects.
  */
-const classify = (options: Options) => {
-  const finished = new KeyTable(options.hash)
-  return {
-    finished,
-    keep: (text: string): "keep" | "unreadable" | "dropped" => {
-      const seen = Records.readBack(text)
-      if (seen === undefined || finished.has(seen.key)) return "unreadable"
-      if (options.retryFailed && seen.retriable) return "dropped"
-      finished.set(seen.key, flagsOf(seen))
-      return "keep"
-    }
+const classify = (options: Options, finished: KeyTable) => ({
+  finished,
+  keep: (text: string): "keep" | "unreadable" | "dropped" => {
+    const seen = Records.readBack(text)
+    if (seen === undefined || finished.has(seen.key)) return "unreadable"
+    if (options.retryFailed && seen.retriable) return "dropped"
+    finished.setTagAt(finished.add(seen.key), tagOf(seen))
+    return "keep"
   }
-}
+})
+
+/** The table of a run's ids, sized once for the ids the run expects. */
+const tableFor = (options: Options): KeyTable => new KeyTable(options.hash, options.expectedIds)
 
 const scan = (path: string, options: Options): Scan => {
-  const decide = classify(options)
+  const decide = classify(options, tableFor(options))
   let goodEnd = 0
   let torn = false
   let unreadable = 0
@@ -123,11 +133,12 @@ const scan = (path: string, options: Options): Scan => {
 }
 
 /**
- * Writes the kept lines to a temporary file and renames it over the original, so a kill never loses both. Returns
- * the finished ids, the same as the scan found.
+ * Writes the kept lines to a temporary file and renames it over the original, so a kill never loses both. Fills
+ * `finished` (the scan's table, emptied: no second table) again with the same ids the scan found.
  */
-const rewrite = (path: string, options: Options): KeyTable => {
-  const decide = classify(options)
+const rewrite = (path: string, options: Options, finished: KeyTable): void => {
+  finished.clear()
+  const decide = classify(options, finished)
   const temporary = `${path}.rewrite-${process.pid}`
   const input = Fs.openSync(path, "r")
   const output = Fs.openSync(temporary, "w")
@@ -142,7 +153,6 @@ const rewrite = (path: string, options: Options): KeyTable => {
     Fs.closeSync(output)
   }
   Fs.renameSync(temporary, path)
-  return decide.finished
 }
 
 const writeAll = (fd: number, text: string): void => {
@@ -155,14 +165,13 @@ const recover = (path: string, options: Options): { finished: KeyTable; recovery
   if (options.fresh || !Fs.existsSync(path)) {
     Fs.writeFileSync(path, "")
     return {
-      finished: new KeyTable(options.hash),
+      finished: tableFor(options),
       recovery: { kept: 0, tornLineRemoved: false, unreadableRemoved: 0, failedDropped: 0 }
     }
   }
   const found = scan(path, options)
-  let finished = found.finished
-  // The rewrite's table (the same ids) replaces the scan's, so that only one is kept.
-  if (found.unreadable > 0 || found.dropped > 0) finished = rewrite(path, options)
+  const finished = found.finished
+  if (found.unreadable > 0 || found.dropped > 0) rewrite(path, options, finished)
   else if (found.torn) Fs.truncateSync(path, found.goodEnd)
   return {
     finished,
@@ -214,8 +223,9 @@ export const open = (path: string, options: Options): Effect.Effect<Journal, Usa
         catch: (error) => new UsageError({ message: `cannot write to the results file ${path}: ${describe(error)}` })
       })
     const lookUp = (key: string): Records.Seen | undefined => {
-      const flags = finished.get(key)
-      return flags === undefined ? undefined : { key, ok: (flags & OK) !== 0, retriable: (flags & RETRIABLE) !== 0 }
+      const entry = finished.entryOf(key)
+      const tag = entry < 0 ? 0 : finished.tagAt(entry)
+      return tag === 0 ? undefined : { key, ok: (tag & OK) !== 0, retriable: (tag & RETRIABLE) !== 0 }
     }
-    return { path, recovery, finished: lookUp, append } satisfies Journal
+    return { path, recovery, finished: lookUp, ids: finished, append } satisfies Journal
   })

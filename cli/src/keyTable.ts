@@ -8,6 +8,10 @@
  * Lookups compare the key's code units exactly; the hash only picks where to start probing. Two keys with the same
  * hash therefore stay two entries, and a collision costs one extra comparison, never a wrong answer.
  *
+ * Each entry also has a tag, a byte of its own, so that two users can share one table: the journal keeps its flags
+ * of a finished id in the tag and the input parser the id's first line in the value, and a run that resumes holds
+ * each id once instead of once in each of two tables.
+ *
  * @since 0.2.0
  */
 
@@ -41,6 +45,14 @@ const MAX_ARENA = 0x7fffffff
 const EMPTY = 0
 /** The largest number a key can hold: the values are 32-bit. */
 const MAX_VALUE = 0xffffffff
+/** The largest tag: one byte. */
+const MAX_TAG = 0xff
+
+const checkValue = (value: number): void => {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
+    throw new RangeError(`a KeyTable holds whole numbers from 0 to ${MAX_VALUE}, not ${value}`)
+  }
+}
 
 const isNarrow = (key: string): boolean => {
   for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0xff) return false
@@ -58,6 +70,7 @@ export class KeyTable {
   /** Where each key's bytes end in the arena (they start where the previous entry's end), `WIDE` when UTF-16LE. */
   private ends: Uint32Array
   private values: Uint32Array
+  private tags: Uint8Array
   private arena = new Uint8Array(4096)
   private used = 0
   size = 0
@@ -77,41 +90,80 @@ export class KeyTable {
     this.hashes = new Uint32Array(entries)
     this.ends = new Uint32Array(entries)
     this.values = new Uint32Array(entries)
+    this.tags = new Uint8Array(entries)
   }
 
   /** The number stored for `key`, or undefined. */
   get(key: string): number | undefined {
-    const entry = this.find(key, this.hash(key) >>> 0)
+    const entry = this.entryOf(key)
     return entry < 0 ? undefined : this.values[entry]
   }
 
   has(key: string): boolean {
-    return this.find(key, this.hash(key) >>> 0) >= 0
+    return this.entryOf(key) >= 0
   }
 
   /** Stores `value` (a whole number from 0 to 2^32 − 1) for `key`, replacing the number it had. */
   set(key: string, value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
-      throw new RangeError(`a KeyTable holds whole numbers from 0 to ${MAX_VALUE}, not ${value}`)
-    }
+    checkValue(value)
+    // Added first: adding can replace `values` with a larger copy.
+    const entry = this.add(key)
+    this.values[entry] = value
+  }
+
+  /** The entry of `key` (from 0 to `size` − 1), or −1 when the table does not hold it. */
+  entryOf(key: string): number {
+    return this.find(key, this.hash(key) >>> 0)
+  }
+
+  /** The entry of `key`, added with value 0 and tag 0 when the table did not hold it. */
+  add(key: string): number {
     const hash = this.hash(key) >>> 0
     const found = this.find(key, hash)
-    if (found >= 0) {
-      this.values[found] = value
-      return
-    }
+    if (found >= 0) return found
     if (this.size === this.hashes.length) this.growEntries()
     if ((this.size + 1) * 2 > this.slots.length) this.growSlots()
     const entry = this.size++
     this.hashes[entry] = hash
-    this.values[entry] = value
+    this.values[entry] = 0
+    this.tags[entry] = 0
     this.store(entry, key)
     this.place(entry, hash)
+    return entry
+  }
+
+  /** The number of an entry that `entryOf` or `add` gave. */
+  valueAt(entry: number): number {
+    return this.values[entry]!
+  }
+
+  setValueAt(entry: number, value: number): void {
+    checkValue(value)
+    this.values[entry] = value
+  }
+
+  /** The tag (a byte, 0 when never set) of an entry that `entryOf` or `add` gave. */
+  tagAt(entry: number): number {
+    return this.tags[entry]!
+  }
+
+  setTagAt(entry: number, tag: number): void {
+    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) {
+      throw new RangeError(`a KeyTable's tags are whole numbers from 0 to ${MAX_TAG}, not ${tag}`)
+    }
+    this.tags[entry] = tag
+  }
+
+  /** Forgets every key and keeps the arrays, so that filling the table again allocates nothing. */
+  clear(): void {
+    this.slots.fill(EMPTY)
+    this.size = 0
+    this.used = 0
   }
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    const arrays = [this.slots, this.hashes, this.ends, this.values, this.arena]
+    const arrays = [this.slots, this.hashes, this.ends, this.values, this.tags, this.arena]
     return arrays.reduce((sum, array) => sum + array.byteLength, 0)
   }
 
@@ -177,12 +229,15 @@ export class KeyTable {
     const hashes = new Uint32Array(capacity)
     const ends = new Uint32Array(capacity)
     const values = new Uint32Array(capacity)
+    const tags = new Uint8Array(capacity)
     hashes.set(this.hashes)
     ends.set(this.ends)
     values.set(this.values)
+    tags.set(this.tags)
     this.hashes = hashes
     this.ends = ends
     this.values = values
+    this.tags = tags
   }
 
   private growSlots(): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Input from "../src/input.js"
+import { KeyTable } from "../src/keyTable.js"
 import * as Logging from "../src/logging.js"
 import * as Progress from "../src/progress.js"
 import * as Records from "../src/records.js"
@@ -84,6 +85,22 @@ describe("Input", () => {
     expect(parse(line(3, "not json"))).toBeUndefined()
     expect(parse(line(4, "not json"))).toMatchObject({ _tag: "Invalid", key: "l4" })
     expect(asked).toEqual(["idone", "iopen", "l3", "l4"])
+  })
+
+  it("notes ids in a shared table: an id only its other user holds is no repeat, a repeated one still is", () => {
+    const ids = new KeyTable(() => 0)
+    // What the journal leaves there: entries tagged, value 0.
+    ids.setTagAt(ids.add("idone"), 1)
+    const done = (key: string) => ids.entryOf(key) >= 0 && ids.tagAt(ids.entryOf(key)) !== 0
+    const parse = Input.parser({ model: "grok-4", ids, skip: done })
+    expect(parse(line(1, { id: "done", prompt: "x" }))).toBeUndefined()
+    expect(parse(line(2, { id: "open", prompt: "x" }))?._tag).toBe("Call")
+    const again = parse(line(3, { id: "done", prompt: "y" }))
+    expect(again?._tag === "Invalid" && again.record.error.message).toBe(
+      'Line 3: duplicate id "done" (first on line 1)'
+    )
+    expect(parse(line(4, { id: "open", prompt: "y" }))).toMatchObject({ _tag: "Invalid", record: { id: null } })
+    expect([ids.size, ids.tagAt(ids.entryOf("iopen")), ids.get("iopen")]).toEqual([2, 0, 2])
   })
 
   it("skips blank lines", () => {

@@ -95,6 +95,21 @@ describe("Journal", () => {
     })
   )
 
+  it.scoped("shares its table of ids: what another user adds there is not taken for finished", () =>
+    Effect.gen(function* () {
+      const path = file(`${okLine("a")}\ngarbage\n${okLine("b")}\n`)
+      const journal = yield* open(path, { expectedIds: 4 })
+      const key = (id: string) => Records.idKey(Records.stringId(id))
+      // The rewrite (of the corrupt line) filled the same table again, with the same ids.
+      expect([journal.recovery.unreadableRemoved, journal.ids.size]).toEqual([1, 2])
+      journal.ids.setValueAt(journal.ids.add(key("c")), 3)
+      journal.ids.setValueAt(journal.ids.add(key("a")), 1)
+      expect(journal.finished(key("c"))).toBeUndefined()
+      expect(journal.finished(key("a"))).toMatchObject({ ok: true })
+      expect(journal.finished(key("b"))).toMatchObject({ ok: true })
+    })
+  )
+
   it.scoped("starts over with fresh", () =>
     Effect.gen(function* () {
       const path = file(`${okLine("a")}\n`)

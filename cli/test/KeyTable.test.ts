@@ -73,6 +73,39 @@ describe("KeyTable", () => {
     expect(new KeyTable(fnv1a, 100_000).bytes).toBeGreaterThan(new KeyTable().bytes)
   })
 
+  it("keeps each entry's tag apart from its value, through growth and with colliding hashes", () => {
+    const table = new KeyTable(collide)
+    const count = 600
+    for (let i = 0; i < count; i++) table.setTagAt(table.add(`i${i}`), i % 256)
+    for (let i = 0; i < count; i += 2) table.setValueAt(table.add(`i${i}`), i + 1)
+    expect(table.size).toBe(count)
+    for (let i = 0; i < count; i++) {
+      const entry = table.entryOf(`i${i}`)
+      expect([table.tagAt(entry), table.valueAt(entry)]).toEqual([i % 256, i % 2 === 0 ? i + 1 : 0])
+    }
+    expect(table.entryOf(`i${count}`)).toBe(-1)
+    // Adding a key the table holds gives its entry back, tag and value untouched.
+    expect(table.add("i3")).toBe(table.entryOf("i3"))
+    expect(table.tagAt(table.entryOf("i3"))).toBe(3)
+    expect(table.size).toBe(count)
+    for (const tag of [-1, 256, 1.5]) expect(() => table.setTagAt(0, tag)).toThrow(RangeError)
+    expect(() => table.setValueAt(0, -1)).toThrow(RangeError)
+  })
+
+  it("clear forgets every key and keeps its arrays", () => {
+    const table = new KeyTable(fnv1a, 10)
+    for (let i = 0; i < 3000; i++) table.set(`iid-${i}`, i)
+    const bytes = table.bytes
+    table.clear()
+    expect(table.size).toBe(0)
+    expect(table.has("iid-1")).toBe(false)
+    table.set("iother", 7)
+    for (let i = 0; i < 3000; i++) table.setTagAt(table.add(`iid-${i}`), 1)
+    expect(table.bytes).toBe(bytes)
+    expect(table.get("iother")).toBe(7)
+    expect([table.get("iid-5"), table.tagAt(table.entryOf("iid-5")), table.size]).toEqual([0, 1, 3001])
+  })
+
   it("holds 32-bit whole numbers and refuses any other", () => {
     const table = new KeyTable()
     table.set("imax", 0xffffffff)
