@@ -1,7 +1,7 @@
 /**
  * A map from id keys to one whole number each (below 2^32), kept in typed arrays: the keys' code units packed into
  * one byte arena and an open-addressing index over them. It holds what a run must remember about 400,000 ids
- * (finished or seen, and a flag or a line number) in about 25 bytes an id plus the ids' own text (one byte a
+ * (finished or seen, and a flag or a line number) in about 20 bytes an id plus the ids' own text (one byte a
  * character, two when one is above U+00FF), where a `Map<string, object>` takes about 100 bytes an id and keeps a V8
  * string, and an object, alive for each.
  *
