@@ -33,19 +33,24 @@ describe("within (the attempt timeout)", () => {
     })
   )
 
-  it.effect("an interrupted caller interrupts the work and waits for it", () =>
-    Effect.gen(function* () {
-      const started = yield* Deferred.make<void>()
-      let interrupted = false
-      const work = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
-      )
-      const fiber = yield* Effect.fork(within(work, "5 seconds"))
-      yield* Deferred.await(started)
-      yield* Fiber.interrupt(fiber)
-      expect(interrupted).toBe(true)
-    })
-  )
+  // TestClock (the sleep in a fiber) and the live Clock (a plain setTimeout) alike.
+  for (const [clock, test] of [
+    ["TestClock", it.effect],
+    ["the live Clock", it.live]
+  ] as const) {
+    test(`on ${clock}: an interrupted caller interrupts the work and waits for it`, () =>
+      Effect.gen(function* () {
+        const started = yield* Deferred.make<void>()
+        let interrupted = false
+        const work = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
+        )
+        const fiber = yield* Effect.fork(within(work, "5 seconds"))
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(fiber)
+        expect(interrupted).toBe(true)
+      }))
+  }
 
   // On the live Clock the timer is a plain setTimeout rather than a sleeping fiber: the same rules hold.
   it.live("on the live Clock: none at the timeout, the work interrupted; the value when the work wins", () =>
@@ -57,20 +62,6 @@ describe("within (the attempt timeout)", () => {
       expect(yield* within(Effect.succeed("answer"), "1 minute")).toEqual(Option.some("answer"))
       expect(yield* Effect.exit(within(Effect.fail("refused"), "1 minute"))).toEqual(Exit.fail("refused"))
       expect(yield* within(Effect.succeed("no timer"), Duration.infinity)).toEqual(Option.some("no timer"))
-    })
-  )
-
-  it.live("on the live Clock: an interrupted caller interrupts the work and waits for it", () =>
-    Effect.gen(function* () {
-      const started = yield* Deferred.make<void>()
-      let interrupted = false
-      const work = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
-      )
-      const fiber = yield* Effect.fork(within(work, "1 minute"))
-      yield* Deferred.await(started)
-      yield* Fiber.interrupt(fiber)
-      expect(interrupted).toBe(true)
     })
   )
 })

@@ -16,10 +16,16 @@ import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import { clockOf } from "../fiberClock.js"
 
+/** The attempt's timer, whichever kind it is: started with what to do when it fires, stopped once not needed. */
+interface Timer {
+  readonly start: (fire: () => void) => void
+  readonly stop: () => void
+}
+
 /** The first of the work's end and the timer's, as the caller's result: none when the time ran out. */
 const settled = <A, E>(
   work: Fiber.RuntimeFiber<A, E>,
-  timer: Fiber.RuntimeFiber<void>,
+  timer: Timer,
   caller: FiberId.FiberId
 ): Effect.Effect<Option.Option<A>, E> =>
   Effect.async<Option.Option<A>, E>((resume) => {
@@ -27,8 +33,7 @@ const settled = <A, E>(
     const onWork = (exit: Exit.Exit<A, E>) => {
       if (done) return
       done = true
-      timer.removeObserver(onTimer)
-      timer.unsafeInterruptAsFork(caller)
+      timer.stop()
       resume(Exit.map(exit, Option.some))
     }
     const onTimer = () => {
@@ -39,17 +44,31 @@ const settled = <A, E>(
       work.addObserver(() => resume(Exit.succeed(Option.none())))
     }
     work.addObserver(onWork)
-    timer.addObserver(onTimer)
+    timer.start(onTimer)
     // The caller was interrupted: stop both, and wait for the work to end as `Effect.timeout` does.
     return Effect.async<void>((ended) => {
       done = true
+      timer.stop()
       work.removeObserver(onWork)
-      timer.removeObserver(onTimer)
-      timer.unsafeInterruptAsFork(caller)
       work.unsafeInterruptAsFork(caller)
       work.addObserver(() => ended(Effect.void))
     })
   })
+
+/** A sleep in a fiber of its own, on any Clock: a sleep that lost is interrupted without waiting for it. */
+const fiberTimer = (sleeper: Fiber.RuntimeFiber<void>, caller: FiberId.FiberId): Timer => {
+  let fired: (() => void) | undefined
+  return {
+    start: (fire) => {
+      fired = fire
+      sleeper.addObserver(fire)
+    },
+    stop: () => {
+      if (fired !== undefined) sleeper.removeObserver(fired)
+      sleeper.unsafeInterruptAsFork(caller)
+    }
+  }
+}
 
 /** Effect's live Clock, told apart from any other by its class. */
 const liveClock = Object.getPrototypeOf(Clock.make())
@@ -57,37 +76,16 @@ const liveClock = Object.getPrototypeOf(Clock.make())
 /** Longer than a JS timer can wait: as the live Clock does, such a wait never ends. */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-/** `settled` with the timer a plain `setTimeout` of `millis`: for the live Clock only. */
-const settledByTimeout = <A, E>(
-  work: Fiber.RuntimeFiber<A, E>,
-  millis: number,
-  caller: FiberId.FiberId
-): Effect.Effect<Option.Option<A>, E> =>
-  Effect.async<Option.Option<A>, E>((resume) => {
-    let done = false
-    const onWork = (exit: Exit.Exit<A, E>) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      resume(Exit.map(exit, Option.some))
-    }
-    const onTimer = () => {
-      if (done) return
-      done = true
-      work.removeObserver(onWork)
-      work.unsafeInterruptAsFork(caller)
-      work.addObserver(() => resume(Exit.succeed(Option.none())))
-    }
-    const timer = millis > MAX_TIMER_MILLIS ? undefined : setTimeout(onTimer, millis)
-    work.addObserver(onWork)
-    return Effect.async<void>((ended) => {
-      done = true
-      clearTimeout(timer)
-      work.removeObserver(onWork)
-      work.unsafeInterruptAsFork(caller)
-      work.addObserver(() => ended(Effect.void))
-    })
-  })
+/** A plain `setTimeout`, as the live Clock's own sleep is: for the live Clock only. */
+const plainTimer = (millis: number): Timer => {
+  let handle: ReturnType<typeof setTimeout> | undefined
+  return {
+    start: (fire) => {
+      if (millis <= MAX_TIMER_MILLIS) handle = setTimeout(fire, millis)
+    },
+    stop: () => clearTimeout(handle)
+  }
+}
 
 /** Runs `effect` for at most `duration` by the fiber's Clock: its value, or none when the time ran out. */
 export const within = <A, E, R>(
@@ -98,9 +96,9 @@ export const within = <A, E, R>(
     Effect.flatMap(Effect.fork(restore(effect)), (work) =>
       Effect.withFiberRuntime<Option.Option<A>, E>((caller) =>
         Object.getPrototypeOf(clockOf(caller)) === liveClock
-          ? restore(settledByTimeout(work, Duration.toMillis(Duration.decode(duration)), caller.id()))
-          : Effect.flatMap(Effect.fork(Effect.interruptible(Clock.sleep(duration))), (timer) =>
-              restore(settled(work, timer, caller.id()))
+          ? restore(settled(work, plainTimer(Duration.toMillis(Duration.decode(duration))), caller.id()))
+          : Effect.flatMap(Effect.fork(Effect.interruptible(Clock.sleep(duration))), (sleeper) =>
+              restore(settled(work, fiberTimer(sleeper, caller.id()), caller.id()))
             )
       )
     )
