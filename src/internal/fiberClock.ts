@@ -9,3 +9,9 @@ export const clockOf = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Clock.Clock =>
 
 /** What `Clock.currentTimeMillis` would give on `fiber` now. */
 export const millisOf = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): number => clockOf(fiber).unsafeCurrentTimeMillis()
+
+/** The class of Effect's live Clock, which `Clock.make()` instances share. */
+const liveClock = Object.getPrototypeOf(Clock.make())
+
+/** Whether `clock` is Effect's live Clock (real time), not a TestClock or a caller's own. */
+export const isLive = (clock: Clock.Clock): boolean => Object.getPrototypeOf(clock) === liveClock

@@ -7,7 +7,7 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as GrokApi from "../GrokApi.js"
 import type { RateLimitInfo } from "../RateLimitHeaders.js"
-import { labelled, type Update } from "./labelledMetric.js"
+import { byLabels, labelled, type Update } from "./labelledMetric.js"
 
 /** Histogram boundaries in seconds for LLM latencies, from 50 ms to 5 minutes (reasoning models take minutes). */
 export const latencyBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.fromIterable([
@@ -98,31 +98,18 @@ export const statusLabel = (status: number | undefined): string => (status === u
 
 const seconds = (millis: number) => Math.max(0, millis) / 1000
 
-/** One HTTP attempt: `grok_attempts_total` and `grok_attempt_duration_seconds`. */
 /** The labelled metrics of one label set, made once: one lookup a call instead of one per metric. */
-const sets = <M>(make: (...labels: ReadonlyArray<string>) => M) => {
-  const made = new Map<string, M>()
-  return (...labels: ReadonlyArray<string>): M => {
-    const key = labels.join("\u0000")
-    let found = made.get(key)
-    if (found === undefined) {
-      // A caller may invent labels without end (a model name per call): start over rather than grow.
-      if (made.size >= 4_096) made.clear()
-      found = make(...labels)
-      made.set(key, found)
-    }
-    return found
-  }
+const sets = <L extends ReadonlyArray<string>, M>(make: (...labels: L) => M): ((...labels: L) => M) => {
+  const cache = byLabels<M>()
+  return (...labels) => cache(labels.join("\u0000"), () => make(...labels))
 }
 
 const attemptMetrics = sets(
-  (model, outcome, status) =>
-    [
-      labelled(attemptsTotal, { model: model!, outcome: outcome!, status: status! }),
-      labelled(attemptDuration, { model: model!, outcome: outcome! })
-    ] as const
+  (model: string, outcome: string, status: string) =>
+    [labelled(attemptsTotal, { model, outcome, status }), labelled(attemptDuration, { model, outcome })] as const
 )
 
+/** One HTTP attempt: `grok_attempts_total` and `grok_attempt_duration_seconds`. */
 export const attemptUpdates = (o: {
   readonly model: string
   readonly outcome: string
@@ -136,11 +123,12 @@ export const attemptUpdates = (o: {
   ]
 }
 
-const callMetrics = sets((model, outcome) => {
-  const labels = { model: model!, outcome: outcome! }
+const callMetrics = sets((model: string, outcome: string) => {
+  const labels = { model, outcome }
   return [labelled(callsTotal, labels), labelled(callDuration, labels), labelled(callAttempts, labels)] as const
 })
 
+/** One finished call: `grok_calls_total`, `grok_call_duration_seconds` and `grok_call_attempts`. */
 export const callUpdates = (o: {
   readonly model: string
   readonly outcome: string
@@ -155,18 +143,19 @@ export const callUpdates = (o: {
   ]
 }
 
+/** The time one attempt waited for admission: `grok_admission_wait_seconds`. */
 export const admissionWaitUpdates = (o: { readonly model: string; readonly durationMillis: number }): Array<Update> => [
   [labelled(admissionWait, { model: o.model }), seconds(o.durationMillis)]
 ]
 
 const usageKinds = ["prompt", "completion", "reasoning", "cached"] as const
 
-/** The `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total` (when the cost is reported). */
-const usageMetrics = sets((model) => ({
-  kinds: usageKinds.map((kind) => [kind, labelled(tokensTotal, { model: model!, kind })] as const),
-  cost: labelled(costUsdTotal, { model: model! })
+const usageMetrics = sets((model: string) => ({
+  kinds: usageKinds.map((kind) => [kind, labelled(tokensTotal, { model, kind })] as const),
+  cost: labelled(costUsdTotal, { model })
 }))
 
+/** The `usage` of a response: `grok_tokens_total` by kind and `grok_cost_usd_total` (when the cost is reported). */
 export const usageUpdates = (o: { readonly model: string; readonly usage: GrokApi.Usage }): Array<Update> => {
   const summary = GrokApi.usageSummary(o.usage)
   const metrics = usageMetrics(o.model)
@@ -175,6 +164,7 @@ export const usageUpdates = (o: { readonly model: string; readonly usage: GrokAp
   return updates
 }
 
+/** The remaining quota the headers announced, `grok_ratelimit_remaining{limit}`: none for a limit not mentioned. */
 export const rateLimitUpdates = (o: { readonly model: string; readonly info: RateLimitInfo }): Array<Update> => {
   const updates: Array<Update> = []
   for (const limit of ["requests", "tokens"] as const) {

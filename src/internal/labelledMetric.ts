@@ -8,10 +8,27 @@ import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 
-const made = new WeakMap<object, Map<string, unknown>>()
-
-/** Label sets kept per metric. Labels follow models, outcomes and statuses, a handful in practice. */
+/** Label sets kept per cache. Labels follow models, outcomes and statuses, a handful in practice. */
 const MAX_LABEL_SETS = 4_096
+
+/**
+ * A cache of what is made per label set, by a string key. A caller may invent labels without end (a model name per
+ * call): past `MAX_LABEL_SETS` it starts over rather than grow.
+ */
+export const byLabels = <V>(): ((key: string, make: () => V) => V) => {
+  const made = new Map<string, V>()
+  return (key, make) => {
+    let found = made.get(key)
+    if (found === undefined) {
+      if (made.size >= MAX_LABEL_SETS) made.clear()
+      found = make()
+      made.set(key, found)
+    }
+    return found
+  }
+}
+
+const made = new WeakMap<object, (key: string, make: () => unknown) => unknown>()
 
 const keyOf = (labels: Readonly<Record<string, string>>): string => {
   let key = ""
@@ -24,22 +41,17 @@ export const labelled = <Type, In, Out>(
   metric: Metric.Metric<Type, In, Out>,
   labels: Readonly<Record<string, string>>
 ): Metric.Metric<Type, In, Out> => {
-  let bySet = made.get(metric)
-  if (bySet === undefined) {
-    bySet = new Map()
-    made.set(metric, bySet)
+  let cache = made.get(metric)
+  if (cache === undefined) {
+    cache = byLabels()
+    made.set(metric, cache)
   }
-  const key = keyOf(labels)
-  const found = bySet.get(key) as Metric.Metric<Type, In, Out> | undefined
-  if (found !== undefined) return found
-  // A caller may invent labels without end (a model name per call): start over rather than grow.
-  if (bySet.size >= MAX_LABEL_SETS) bySet.clear()
-  const metricWithLabels = Metric.taggedWithLabels(
-    metric,
-    Object.entries(labels).map(([name, value]) => MetricLabel.make(name, value))
-  )
-  bySet.set(key, metricWithLabels)
-  return metricWithLabels
+  return cache(keyOf(labels), () =>
+    Metric.taggedWithLabels(
+      metric,
+      Object.entries(labels).map(([name, value]) => MetricLabel.make(name, value))
+    )
+  ) as Metric.Metric<Type, In, Out>
 }
 
 /** One numeric metric update: the metric and its input (1 for an increment, the value for a gauge or a histogram). */

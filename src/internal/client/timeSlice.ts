@@ -192,9 +192,6 @@ export const scheduler: Sliced = make({
   base: Scheduler.defaultScheduler
 })
 
-/** The clock of Effect's default services, to tell it from a test's. */
-const liveClock = Effect.runSync(Effect.clock)
-
 /**
  * Runs a call in time slices when it starts past the current slice. Only on Effect's default scheduler and clock:
  * a program that chose its own scheduler keeps it, and under a test clock every fiber must reach its next wait
@@ -207,7 +204,9 @@ export const slicedOn =
   (sliced: Sliced) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withFiberRuntime((fiber) =>
-      fiber.currentScheduler === Scheduler.defaultScheduler && FiberClock.clockOf(fiber) === liveClock && sliced.spent()
+      fiber.currentScheduler === Scheduler.defaultScheduler &&
+      FiberClock.isLive(FiberClock.clockOf(fiber)) &&
+      sliced.spent()
         ? Effect.zipRight(sliced.waitTurn, Effect.withScheduler(effect, sliced))
         : effect
     )

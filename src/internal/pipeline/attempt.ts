@@ -231,34 +231,15 @@ export const send = <A>(
 type Answer = { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string }
 
 /** Every way an exchange can fail to give an answer, as the exchange that records it. */
-const failedExchange = <A>(error: TooLarge | HttpClientError.HttpClientError, transport: Transport): Exchange<A> => {
-  const { secrets } = transport
-  switch (error._tag) {
-    case "TooLarge":
-      return unanswered(
-        new GrokError.Validation({
+const failedExchange = <A>(error: TooLarge | HttpClientError.HttpClientError, transport: Transport): Exchange<A> =>
+  unanswered(
+    error._tag === "TooLarge"
+      ? new GrokError.Validation({
           reason: "ResponseTooLarge",
           detail: `the answer passed ${transport.maxResponseBytes} bytes (read ${error.bytes}); raise maxResponseBytes if that is expected`
         })
-      )
-    case "RequestError":
-      // A bad base URL or an unencodable body is our mistake, not the network's: retrying cannot help.
-      return error.reason === "Transport"
-        ? unanswered(
-            GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
-          )
-        : unanswered(
-            new GrokError.Validation({
-              reason: "InvalidRequest",
-              detail: scrub(`${error.reason}: ${describe(error.cause ?? error)}`, secrets)
-            })
-          )
-    case "ResponseError":
-      return unanswered(
-        GrokError.classifyTransport({ reason: "ConnectionFailed", detail: describe(error.cause ?? error), secrets })
-      )
-  }
-}
+      : transportError(error, transport.secrets)
+  )
 
 /** The exchange, its answer and every failure turned into one value in a single step after the timed part. */
 const exchange = <A>(

@@ -75,10 +75,12 @@ export const enter = (gate: Gate): Effect.Effect<CircuitBreaker.Pass | undefined
 }
 
 /** The verdict on an attempt: success, or a failure that counts (Transient) or not (everything else). */
+export const verdictOf = (error?: GrokError): CircuitBreaker.Outcome =>
+  error === undefined ? "success" : CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored"
+
+/** Reports the verdict on an attempt to its pass, if it has one. */
 export const judge = (pass: CircuitBreaker.Pass | undefined, error?: GrokError): Effect.Effect<void> =>
-  pass === undefined
-    ? Effect.void
-    : pass.report(error === undefined ? "success" : CircuitBreaker.countsAsFailure(error) ? "failure" : "ignored")
+  pass === undefined ? Effect.void : pass.report(verdictOf(error))
 
 /**
  * Runs `attempt` through the gate and reports its verdict: its value or its error (a defect or an interruption

@@ -21,12 +21,12 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import * as RateLimiter from "../../RateLimiter.js"
 import * as RetryBudget from "../../RetryBudget.js"
 import * as RetryPolicy from "../../RetryPolicy.js"
+import * as BreakerCore from "../breaker/breaker.js"
 import * as FiberClock from "../fiberClock.js"
 import { callUpdates } from "../grokMetrics.js"
 import { unsafeApply } from "../labelledMetric.js"
 import { admit } from "./admission.js"
 import { amend } from "./amend.js"
-import * as BreakerCore from "../breaker/breaker.js"
 import * as Attempt from "./attempt.js"
 import * as Breaker from "./breaker.js"
 import * as Credentials from "./credentials.js"
@@ -257,11 +257,7 @@ const judgedNow = <A>(
   result: Either.Either<A, GrokError>,
   now: number
 ): Effect.Effect<void> | undefined => {
-  const outcome = Either.isRight(result)
-    ? "success"
-    : CircuitBreaker.countsAsFailure(result.left)
-      ? "failure"
-      : "ignored"
+  const outcome = Breaker.verdictOf(Either.isRight(result) ? undefined : result.left)
   return pass.reportNow(outcome, now) ? undefined : pass.report(outcome)
 }
 

@@ -14,7 +14,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import { clockOf } from "../fiberClock.js"
+import { clockOf, isLive } from "../fiberClock.js"
 
 /** The attempt's timer, whichever kind it is: started with what to do when it fires, stopped once not needed. */
 interface Timer {
@@ -70,9 +70,6 @@ const fiberTimer = (sleeper: Fiber.RuntimeFiber<void>, caller: FiberId.FiberId):
   }
 }
 
-/** Effect's live Clock, told apart from any other by its class. */
-const liveClock = Object.getPrototypeOf(Clock.make())
-
 /** Longer than a JS timer can wait: as the live Clock does, such a wait never ends. */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
@@ -95,7 +92,7 @@ export const within = <A, E, R>(
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.fork(restore(effect)), (work) =>
       Effect.withFiberRuntime<Option.Option<A>, E>((caller) =>
-        Object.getPrototypeOf(clockOf(caller)) === liveClock
+        isLive(clockOf(caller))
           ? restore(settled(work, plainTimer(Duration.toMillis(Duration.decode(duration))), caller.id()))
           : Effect.flatMap(Effect.fork(Effect.interruptible(Clock.sleep(duration))), (sleeper) =>
               restore(settled(work, fiberTimer(sleeper, caller.id()), caller.id()))
