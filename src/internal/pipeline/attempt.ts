@@ -12,6 +12,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,7 +24,9 @@ import * as Stream from "effect/Stream"
 import * as GrokError from "../../GrokError.js"
 import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
+import { isLive } from "../fiberClock.js"
 import type { Endpoint } from "./endpoint.js"
+import { type AttemptFetch, MAX_TIMER_MILLIS, sendsThroughFetch } from "./fetchTimer.js"
 import { within } from "./within.js"
 
 export interface Exchange<A> {
@@ -217,16 +220,19 @@ export const headOf = (
 
 /**
  * Sends the endpoint's request once with the current key and reads the whole answer within the attempt timeout.
- * Run it within a context made by `refusingRedirects` (the pipeline's attempt span provides one). `clock` is the
- * fiber's, read in the step that classifies the answer.
+ * Run it within a context made by `attemptContext` (the pipeline's attempt span provides one) and give its
+ * `AttemptFetch`. `clock` is the fiber's, read in the step that classifies the answer.
  */
 export const send = <A>(
   transport: Transport,
   endpoint: Endpoint<A>,
   used: KeyUse,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  fetch: AttemptFetch | undefined
 ): Effect.Effect<Exchange<A>> =>
-  Effect.flatMap(withKey(transport, endpoint.request, used), (request) => exchange(transport, endpoint, request, clock))
+  Effect.flatMap(withKey(transport, endpoint.request, used), (request) =>
+    exchange(transport, endpoint, request, clock, fetch)
+  )
 
 type Answer = { readonly status: number; readonly headers: RateLimitHeaders.HeaderInput; readonly body: string }
 
@@ -241,12 +247,52 @@ const failedExchange = <A>(error: TooLarge | HttpClientError.HttpClientError, tr
       : transportError(error, transport.secrets)
   )
 
+const timedOut = <A>(transport: Transport): Exchange<A> =>
+  unanswered<A>(
+    GrokError.classifyTransport({
+      reason: "Timeout",
+      detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
+    })
+  )
+
+/**
+ * The exchange timed by the request's abort signal (see `fetchTimer.ts`): its answer and every failure turned into
+ * one value in the step after it, where the timer also stops. The step runs when the caller is interrupted too,
+ * and then aborts the request.
+ */
+const signalTimed = <A>(
+  answering: Effect.Effect<Answer, TooLarge | HttpClientError.HttpClientError>,
+  fetch: AttemptFetch,
+  millis: number,
+  settle: (answer: Answer) => Exchange<A>,
+  transport: Transport
+): Effect.Effect<Exchange<A>> =>
+  Effect.uninterruptibleMask((restore) => {
+    fetch.arm(millis)
+    return Effect.matchCauseEffect(restore(answering), {
+      onFailure: (cause) => {
+        const failure = Cause.failureOption(cause)
+        if (Cause.isInterrupted(cause) || Option.isNone(failure)) {
+          fetch.abort()
+          return Effect.failCause(cause) as Effect.Effect<never>
+        }
+        fetch.stop()
+        return Effect.succeed(fetch.fired ? timedOut<A>(transport) : failedExchange<A>(failure.value, transport))
+      },
+      onSuccess: (answer) => {
+        fetch.stop()
+        return Effect.succeed(settle(answer))
+      }
+    })
+  })
+
 /** The exchange, its answer and every failure turned into one value in a single step after the timed part. */
 const exchange = <A>(
   transport: Transport,
   endpoint: Endpoint<A>,
   request: HttpClientRequest.HttpClientRequest,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  fetch: AttemptFetch | undefined
 ): Effect.Effect<Exchange<A>> => {
   const answering: Effect.Effect<Answer, TooLarge | HttpClientError.HttpClientError> = Effect.flatMap(
     transport.http.execute(request),
@@ -260,16 +306,21 @@ const exchange = <A>(
       }))
     }
   )
+  const settle = (answer: Answer) => classified(endpoint, answer, clock.unsafeCurrentTimeMillis(), transport.secrets)
+  // Through the request's signal once the HttpClient is known to send through fetch, on the live Clock only:
+  // TestClock's virtual time moves sleeps, not timers.
+  if (fetch !== undefined && sendsThroughFetch(transport.http) && isLive(clock)) {
+    const millis = Duration.toMillis(Duration.decode(transport.timeout))
+    if (millis <= MAX_TIMER_MILLIS) return signalTimed(answering, fetch, millis, settle, transport)
+  }
   return Effect.match(within(answering, transport.timeout), {
-    onFailure: (error) => failedExchange<A>(error, transport),
-    onSuccess: (answer) =>
-      Option.isNone(answer)
-        ? unanswered<A>(
-            GrokError.classifyTransport({
-              reason: "Timeout",
-              detail: `no complete answer within ${Duration.format(Duration.decode(transport.timeout))}`
-            })
-          )
-        : classified(endpoint, answer.value, clock.unsafeCurrentTimeMillis(), transport.secrets)
+    onFailure: (error) => {
+      fetch?.learn(transport.http)
+      return failedExchange<A>(error, transport)
+    },
+    onSuccess: (answer) => {
+      fetch?.learn(transport.http)
+      return Option.isNone(answer) ? timedOut<A>(transport) : settle(answer.value)
+    }
   })
 }

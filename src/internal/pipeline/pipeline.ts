@@ -34,6 +34,7 @@ import * as Deadline from "./deadline.js"
 import type { Endpoint } from "./endpoint.js"
 import { chain, falling } from "./fallback.js"
 import { unsafeReport } from "./feedback.js"
+import { attemptContext, attemptFetchOf } from "./fetchTimer.js"
 import { annotate, type Ending, spanned } from "./span.js"
 import { retrying, type Options as RetryOptions, type Progress } from "./retry.js"
 
@@ -275,7 +276,8 @@ const sending = <A>(
   Effect.withFiberRuntime<Answer<A>, GrokError>((fiber) => {
     const clock = FiberClock.clockOf(fiber)
     const sent = clock.unsafeCurrentTimeMillis()
-    return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used, clock), (exchange) => {
+    const fetch = attemptFetchOf(fiber.currentContext)
+    return Effect.flatMap(Attempt.send(transport, endpoint, prepared.used, clock, fetch), (exchange) => {
       const now = clock.unsafeCurrentTimeMillis()
       const { result, requestId } = exchange
       const options = { permit, exchange, usage: endpoint.usage, model: endpoint.model, durationMillis: now - sent }
@@ -326,7 +328,7 @@ const onModel = <A>(
           const pass = BreakerCore.unsafeQuietPass(breaker, key)
           return pass === undefined ? gated() : inScope(once(pass))
         })
-    const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, Attempt.refusingRedirects)
+    const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, attemptContext)
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
       ...ok,
       attempts: prepared.progress.attempts,

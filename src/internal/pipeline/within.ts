@@ -15,6 +15,7 @@ import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import { clockOf, isLive } from "../fiberClock.js"
+import { MAX_TIMER_MILLIS } from "./fetchTimer.js"
 
 /** The attempt's timer, whichever kind it is: started with what to do when it fires, stopped once not needed. */
 interface Timer {
@@ -69,9 +70,6 @@ const fiberTimer = (sleeper: Fiber.RuntimeFiber<void>, caller: FiberId.FiberId):
     }
   }
 }
-
-/** Longer than a JS timer can wait: as the live Clock does, such a wait never ends. */
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /** A plain `setTimeout`, as the live Clock's own sleep is: for the live Clock only. */
 const plainTimer = (millis: number): Timer => {

@@ -1,0 +1,164 @@
+import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
+import type * as Http from "node:http"
+import * as GrokClient from "../src/GrokClient.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+import { hello } from "./support/client.js"
+import { completionBody, hostileServer } from "./support/hostileServer.js"
+
+// The attempt timeout on the live Clock. Over fetch, a client's first attempt races a timer (within.ts); once the
+// client has seen its HttpClient send through fetch, later attempts are timed by the request's own abort signal
+// (fetchTimer.ts). Each test makes several calls on one client, so that both ways are checked.
+
+const KEY = "xai-timeout-test-key-0123456789"
+const json = { "content-type": "application/json" }
+
+const fetchClient = (url: string, options: Partial<GrokClient.Options> = {}) =>
+  GrokClient.make({
+    apiKey: Redacted.make(KEY),
+    baseUrl: url,
+    retry: RetryPolicy.none,
+    attemptTimeout: "60 millis",
+    ...options
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** Records when each request's connection to the server closes before its answer was finished. */
+const abandoned = () => {
+  const closed: Array<number> = []
+  const watch = (response: Http.ServerResponse, index: number) =>
+    response.on("close", () => {
+      if (!response.writableFinished) closed.push(index)
+    })
+  return { closed, watch }
+}
+
+/** Waits in real time, without sleeping, until `check` holds (a server-side event that follows the client's). */
+const until = (check: () => boolean) =>
+  Effect.async<void>((resume) => {
+    const poll = setInterval(() => {
+      if (check()) {
+        clearInterval(poll)
+        resume(Effect.void)
+      }
+    }, 2)
+    return Effect.sync(() => clearInterval(poll))
+  }).pipe(Effect.timeout("5 seconds"))
+
+const timersNow = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+
+describe("the attempt timeout over fetch", () => {
+  it.scopedLive("an answer whose head never comes times out, and its request is aborted, on every attempt", () =>
+    Effect.gen(function* () {
+      const { closed, watch } = abandoned()
+      const server = yield* hostileServer((_, response, index) => watch(response, index))
+      const grok = yield* fetchClient(server.url)
+      for (const call of [0, 1, 2]) {
+        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
+        expect(error._tag).toBe("Transient")
+        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
+        expect(error.message).toContain("60ms")
+      }
+      yield* until(() => closed.length === 3)
+      expect(closed).toEqual([0, 1, 2])
+    })
+  )
+
+  it.scopedLive("a body that stops after the head times out as well", () =>
+    Effect.gen(function* () {
+      const { closed, watch } = abandoned()
+      const server = yield* hostileServer((_, response, index) => {
+        watch(response, index)
+        response.writeHead(200, { ...json, "content-length": "5000" }).write('{"id":"c-1",')
+      })
+      const grok = yield* fetchClient(server.url)
+      for (const call of [0, 1, 2]) {
+        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
+        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
+      }
+      yield* until(() => closed.length === 3)
+    })
+  )
+
+  it.scopedLive("a timed-out attempt is retried like any timeout, and the retry is answered", () =>
+    Effect.gen(function* () {
+      const server = yield* hostileServer((_, response, index) => {
+        // Calls 1 and 2 each have their first attempt held (requests 0 and 2); every other request is answered.
+        if (index !== 0 && index !== 2) response.writeHead(200, json).end(completionBody(`answer ${index}`))
+      })
+      const grok = yield* fetchClient(server.url, {
+        retry: RetryPolicy.make({ maxAttempts: 3, base: "1 millis", max: "1 millis" })
+      })
+      const first = yield* grok.chat(hello("first")).pipe(Effect.timeout("5 seconds"))
+      const second = yield* grok.chat(hello("second")).pipe(Effect.timeout("5 seconds"))
+      expect([first.content, first.attempts]).toEqual(["answer 1", 2])
+      expect([second.content, second.attempts]).toEqual(["answer 3", 2])
+    })
+  )
+
+  it.scopedLive("an interrupted call aborts its request and leaves no timer behind", () =>
+    Effect.gen(function* () {
+      const { closed, watch } = abandoned()
+      const arrived = yield* Deferred.make<number>()
+      const server = yield* hostileServer((_, response, index) => {
+        if (index === 0) return void response.writeHead(200, json).end(completionBody())
+        watch(response, index)
+        Deferred.unsafeDone(arrived, Effect.succeed(index))
+      })
+      const grok = yield* fetchClient(server.url, { attemptTimeout: "10 minutes" })
+      yield* grok.chat(hello("learns that the client sends through fetch"))
+      const before = timersNow()
+      const call = yield* Effect.fork(grok.chat(hello("interrupted")))
+      expect(yield* Deferred.await(arrived)).toBe(1)
+      expect(timersNow()).toBeGreaterThan(before)
+      yield* Fiber.interrupt(call)
+      yield* until(() => closed.length === 1)
+      expect(timersNow()).toBeLessThanOrEqual(before)
+    })
+  )
+
+  it.scopedLive("the caller's own fetch and RequestInit still send every attempt", () =>
+    Effect.gen(function* () {
+      const headers: Array<string | undefined> = []
+      const server = yield* hostileServer((_, response) => response.writeHead(200, json).end(completionBody()))
+      let sent = 0
+      const countingFetch: typeof globalThis.fetch = (input, init) => {
+        sent++
+        return globalThis.fetch(input, init)
+      }
+      server.server.on("request", (request: Http.IncomingMessage) =>
+        headers.push(request.headers["x-caller"] as string)
+      )
+      const grok = yield* GrokClient.make({ apiKey: Redacted.make(KEY), baseUrl: server.url, retry: RetryPolicy.none })
+      const calls = Effect.forEach([1, 2, 3], (i) => grok.chat(hello(`call ${i}`))).pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            Layer.succeed(FetchHttpClient.Fetch, countingFetch),
+            Layer.succeed(FetchHttpClient.RequestInit, { headers: { "x-caller": "kept" } })
+          )
+        )
+      )
+      expect((yield* calls).length).toBe(3)
+      expect(sent).toBe(3)
+      expect(headers).toEqual(["kept", "kept", "kept"])
+    }).pipe(Effect.provide(FetchHttpClient.layer))
+  )
+
+  it.scopedLive("an HttpClient that does not send through fetch keeps the raced timeout on every attempt", () =>
+    Effect.gen(function* () {
+      let interrupted = 0
+      const stuck = HttpClient.make(() => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted++))))
+      const grok = yield* GrokClient.make({
+        apiKey: Redacted.make(KEY),
+        baseUrl: "http://127.0.0.1:9/v1",
+        retry: RetryPolicy.none,
+        attemptTimeout: "20 millis"
+      }).pipe(Effect.provide(Layer.succeed(HttpClient.HttpClient, stuck)))
+      for (const call of [0, 1, 2]) {
+        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
+        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
+      }
+      expect(interrupted).toBe(3)
+    })
+  )
+})
