@@ -14,14 +14,18 @@ import { completionBody, hostileServer } from "./support/hostileServer.js"
 const KEY = "xai-timeout-test-key-0123456789"
 const json = { "content-type": "application/json" }
 
-const fetchClient = (url: string, options: Partial<GrokClient.Options> = {}) =>
+const fetchClient = (
+  url: string,
+  options: Partial<GrokClient.Options> = {},
+  http: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer
+) =>
   GrokClient.make({
     apiKey: Redacted.make(KEY),
     baseUrl: url,
     retry: RetryPolicy.none,
     attemptTimeout: "60 millis",
     ...options
-  }).pipe(Effect.provide(FetchHttpClient.layer))
+  }).pipe(Effect.provide(http))
 
 /** Records when each request's connection to the server closes before its answer was finished. */
 const abandoned = () => {
@@ -142,6 +146,60 @@ describe("the attempt timeout over fetch", () => {
       expect(sent).toBe(3)
       expect(headers).toEqual(["kept", "kept", "kept"])
     }).pipe(Effect.provide(FetchHttpClient.layer))
+  )
+
+  it.scopedLive(
+    "a fetch given to the HttpClient's own layer sends every attempt, and the attempts still time out",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* hostileServer((_, response, index) => {
+          // The fourth request is held: the layer's fetch must still be aborted at the timeout.
+          if (index !== 3) response.writeHead(200, json).end(completionBody())
+        })
+        let sent = 0
+        const layerFetch: typeof globalThis.fetch = (input, init) => {
+          sent++
+          return globalThis.fetch(input, init)
+        }
+        const http = FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, layerFetch)))
+        const grok = yield* fetchClient(server.url, {}, http)
+        for (const i of [0, 1, 2]) yield* grok.chat(hello(`call ${i}`))
+        const held = yield* Effect.flip(grok.chat(hello("held"))).pipe(Effect.timeout("5 seconds"))
+        expect(held._tag === "Transient" && held.reason).toBe("Timeout")
+        expect(sent).toBe(4)
+      })
+  )
+
+  it.scopedLive("a RequestInit given to the HttpClient's own layer reaches the server from the second attempt on", () =>
+    Effect.gen(function* () {
+      const headers: Array<string | undefined> = []
+      const server = yield* hostileServer((_, response) => response.writeHead(200, json).end(completionBody()))
+      server.server.on("request", (request: Http.IncomingMessage) => headers.push(request.headers["x-layer"] as string))
+      const http = FetchHttpClient.layer.pipe(
+        Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { headers: { "x-layer": "kept" } }))
+      )
+      const grok = yield* fetchClient(server.url, {}, http)
+      for (const i of [0, 1, 2]) yield* grok.chat(hello(`call ${i}`))
+      // The first attempt, which learns what the HttpClient sends through, carries the library's RequestInit.
+      expect(headers).toEqual([undefined, "kept", "kept"])
+    })
+  )
+
+  it.scopedLive("a redirect is refused on every attempt, raced or timed by the signal", () =>
+    Effect.gen(function* () {
+      const elsewhere = yield* hostileServer((_, response) => response.writeHead(200, json).end(completionBody()))
+      const server = yield* hostileServer((_, response, index) => {
+        if (index === 0) response.writeHead(200, json).end(completionBody())
+        else response.writeHead(307, { location: `${elsewhere.url}/chat/completions` }).end()
+      })
+      const grok = yield* fetchClient(server.url)
+      yield* grok.chat(hello("learns"))
+      for (const i of [1, 2]) {
+        const error = yield* Effect.flip(grok.chat(hello(`call ${i}`)))
+        expect(error.message).toContain(elsewhere.url)
+      }
+      expect(elsewhere.seen.length).toBe(0)
+    })
   )
 
   it.scopedLive("an HttpClient that does not send through fetch keeps the raced timeout on every attempt", () =>

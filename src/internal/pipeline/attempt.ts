@@ -314,13 +314,7 @@ const exchange = <A>(
     if (millis <= MAX_TIMER_MILLIS) return signalTimed(answering, fetch, millis, settle, transport)
   }
   return Effect.match(within(answering, transport.timeout), {
-    onFailure: (error) => {
-      fetch?.learn(transport.http)
-      return failedExchange<A>(error, transport)
-    },
-    onSuccess: (answer) => {
-      fetch?.learn(transport.http)
-      return Option.isNone(answer) ? timedOut<A>(transport) : settle(answer.value)
-    }
+    onFailure: (error) => failedExchange<A>(error, transport),
+    onSuccess: (answer) => (Option.isNone(answer) ? timedOut<A>(transport) : settle(answer.value))
   })
 }

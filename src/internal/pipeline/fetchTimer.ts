@@ -1,39 +1,46 @@
 /**
  * The attempt timeout through the request's own abort signal, for HttpClients that send through `fetch`
- * (`FetchHttpClient`): no fiber races the exchange. Each attempt's context gets a `fetch` of its own that sends
- * through the one the caller provided (or the global one) with a signal this module can abort. When the timer
- * fires it aborts that signal, which fails the request, or the reading of its body, at once; when the caller is
- * interrupted the attempt aborts it (`abort`), as Effect's HttpClient aborts its own. An HttpClient that never calls the
- * context's `fetch` (another transport, an in-memory client) keeps the racing timeout of `within.ts`: a client
- * learns which kind it has from its first attempt.
+ * (`FetchHttpClient`): no fiber races the exchange. The attempt's context gets a `fetch` of its own that sends
+ * through the caller's (or the global one) with a signal this module can abort. When the timer fires it aborts that
+ * signal, which fails the request, or the reading of its body, at once; when the caller is interrupted the attempt
+ * aborts it (`abort`), as Effect's HttpClient aborts its own.
+ *
+ * That `fetch` must not hide one the caller gave the HttpClient's own layer: `FetchHttpClient.layer` merges the
+ * context it was built in under the caller's, so an entry of the call's context wins over the layer's. So a client
+ * first learns, from an attempt timed by the race of `within.ts`, what its HttpClient does: fetch's `RequestInit`
+ * that attempt carries is read by Effect's fetch client inside the merged context, where the `fetch` it will call
+ * can be seen. Only an HttpClient that sends through fetch with no `fetch` of its layer's own is timed through the
+ * signal from then on; any other (another transport, an in-memory client, a layer's own `fetch`) keeps the race.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 
 /** Longer than a JS timer can wait: as Effect's live Clock does, such a wait never ends. */
 export const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-/** HttpClients seen sending an attempt through the attempt's `fetch`. */
-const sendingThroughFetch = new WeakSet<HttpClient.HttpClient>()
+type Fetch = typeof globalThis.fetch
 
-/** Whether `http` sent an earlier attempt through the context's `fetch`, so that its signal can time it out. */
-export const sendsThroughFetch = (http: HttpClient.HttpClient): boolean => sendingThroughFetch.has(http)
+/** What each HttpClient was seen to do: true, sends through fetch with no `fetch` of its layer's own. */
+const timedBySignal = new WeakMap<HttpClient.HttpClient, boolean>()
+
+/** Whether `http` was seen sending through the call's `fetch`, so that its signal can time the attempt. */
+export const sendsThroughFetch = (http: HttpClient.HttpClient): boolean => timedBySignal.get(http) === true
 
 /** The reason a timed-out request is aborted with: what `fetch` rejects with. */
 const timedOut = () => new DOMException("the attempt timed out", "TimeoutError")
 
 /** One attempt's `fetch` and its timer, armed only when the attempt is timed through the signal. */
 export class AttemptFetch {
-  /** Whether the attempt's HttpClient called this `fetch`. */
-  used = false
   /** Whether the timer fired: the failure that follows is the timeout. */
   fired = false
   private controller: AbortController | undefined = undefined
   private handle: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(private readonly outer: typeof globalThis.fetch | undefined) {}
+  /** `outer`: the `fetch` of the call's own context, if any. */
+  constructor(private readonly outer: Fetch | undefined) {}
 
   /** Starts the timer: the request, sent or not yet sent, is aborted after `millis`. */
   arm(millis: number): void {
@@ -56,14 +63,16 @@ export class AttemptFetch {
     this.controller?.abort()
   }
 
-  /** The `fetch` the attempt's context holds. */
-  readonly fetch: typeof globalThis.fetch = (input, init) => {
-    this.used = true
+  /**
+   * The `fetch` the attempt's context holds: never following a redirect, which would resend our key elsewhere and
+   * drop the prompt, and with this attempt's signal once armed. The HttpClient's own signal is replaced rather than followed
+   * (a listener on it costs as much as the rest of this): the attempt aborts this one when the caller is interrupted.
+   */
+  readonly fetch: Fetch = (input, init) => {
     const send = this.outer ?? globalThis.fetch
-    if (this.handle === undefined && !this.fired) return send(input, init)
-    // The HttpClient's own signal is replaced rather than followed (a listener on it costs as much as the rest of
-    // this): the attempt aborts this one when the caller is interrupted.
-    return send(input, { ...init, signal: this.ownController().signal })
+    // Not timed through the signal (a TestClock's attempt): the HttpClient's own signal stays.
+    if (this.handle === undefined && !this.fired) return send(input, { ...init, redirect: "manual" })
+    return send(input, { ...init, redirect: "manual", signal: this.ownController().signal })
   }
 
   private ownController(): AbortController {
@@ -73,29 +82,46 @@ export class AttemptFetch {
     }
     return this.controller
   }
-
-  /** Notes, after the attempt, whether `http` sends through this `fetch`. */
-  learn(http: HttpClient.HttpClient): void {
-    if (this.used) sendingThroughFetch.add(http)
-  }
 }
 
 /** Finds the attempt's `fetch` in its context. */
 export class AttemptFetchTag extends Context.Tag("grok-resilience/AttemptFetch")<AttemptFetchTag, AttemptFetch>() {}
 
 /**
- * The attempt's context: fetch's `RequestInit` (the caller's, if any) told not to follow redirects, since a
- * redirect would resend our key elsewhere and drop the prompt, and the attempt's own `fetch`. One map copy.
+ * Fetch's `RequestInit` for an attempt raced by `within.ts`: the caller's, told not to follow redirects. Effect's
+ * fetch client spreads it inside the merged context; reading `redirect` there notes what `http` sends through.
  */
-export const attemptContext = (context: Context.Context<never>): Context.Context<never> => {
-  const services = new Map(context.unsafeMap)
-  const init = services.get(FetchHttpClient.RequestInit.key) as globalThis.RequestInit | undefined
-  services.set(FetchHttpClient.RequestInit.key, { ...init, redirect: "manual" })
-  const attempt = new AttemptFetch(services.get(FetchHttpClient.Fetch.key) as typeof globalThis.fetch | undefined)
-  services.set(FetchHttpClient.Fetch.key, attempt.fetch)
-  services.set(AttemptFetchTag.key, attempt)
-  return Context.unsafeMake(services)
-}
+const learningInit = (
+  http: HttpClient.HttpClient,
+  init: globalThis.RequestInit | undefined,
+  own: Fetch | undefined
+): globalThis.RequestInit => ({
+  ...init,
+  get redirect(): RequestRedirect {
+    const fiber = Fiber.getCurrentFiber()
+    // With a `fetch` in the call's context nothing can be learned: it wins over the layer's either way.
+    if (own === undefined && Option.isSome(fiber) && !timedBySignal.has(http)) {
+      timedBySignal.set(http, fiber.value.currentContext.unsafeMap.get(FetchHttpClient.Fetch.key) === undefined)
+    }
+    return "manual"
+  }
+})
+
+/** The attempt's context, in one map copy: its `fetch` once `http` is known to send through it, and the attempt's. */
+export const attemptContext =
+  (http: HttpClient.HttpClient) =>
+  (context: Context.Context<never>): Context.Context<never> => {
+    const services = new Map(context.unsafeMap)
+    const own = services.get(FetchHttpClient.Fetch.key) as Fetch | undefined
+    const attempt = new AttemptFetch(own)
+    if (sendsThroughFetch(http)) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
+    else {
+      const init = services.get(FetchHttpClient.RequestInit.key) as globalThis.RequestInit | undefined
+      services.set(FetchHttpClient.RequestInit.key, learningInit(http, init, own))
+    }
+    services.set(AttemptFetchTag.key, attempt)
+    return Context.unsafeMake(services)
+  }
 
 /** The attempt's `fetch`, when the context is an attempt's. */
 export const attemptFetchOf = (context: Context.Context<never>): AttemptFetch | undefined =>

@@ -328,7 +328,8 @@ const onModel = <A>(
           const pass = BreakerCore.unsafeQuietPass(breaker, key)
           return pass === undefined ? gated() : inScope(once(pass))
         })
-    const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, attemptContext)
+    const extend = attemptContext(client.transport.http)
+    const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, extend)
     return Effect.map(retrying(retryOptions(client, prepared, model), attempt), (ok) => ({
       ...ok,
       attempts: prepared.progress.attempts,
