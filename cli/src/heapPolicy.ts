@@ -25,7 +25,7 @@ export const HEAP_GROWING_PERCENT = 50
 
 /**
  * The young generation's growth factor: 1, no growth. Resuming 400,000 lines (390,000 done, 10,000 calls at full
- * speed) peaked at 139–143 MiB instead of 158–169 and took 13.5–14.4 s instead of 12.2–12.8; 3,000 calls paced at
+ * speed) peaked at 137–143 MiB instead of 158–169 and took 13.5–14.4 s instead of 12.2–12.8; 3,000 calls paced at
  * 100 a second took the same CPU a call (3.0–3.2 ms) and peaked at 114 MiB instead of 128–130
  * (docs/benchmarks.md, Run 16).
  *
