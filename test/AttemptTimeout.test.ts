@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
 import type * as Http from "node:http"
 import * as GrokClient from "../src/GrokClient.js"
+import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { hello } from "./support/client.js"
 import { completionBody, hostileServer } from "./support/hostileServer.js"
@@ -182,6 +183,23 @@ describe("the attempt timeout over fetch", () => {
       for (const i of [0, 1, 2]) yield* grok.chat(hello(`call ${i}`))
       // The first attempt, which learns what the HttpClient sends through, carries the library's RequestInit.
       expect(headers).toEqual([undefined, "kept", "kept"])
+    })
+  )
+
+  it.scopedLive("an attempt that waited for admission while its client learned still times out", () =>
+    Effect.gen(function* () {
+      const server = yield* hostileServer((_, response, index) => {
+        if (index === 0) response.writeHead(200, json).end(completionBody())
+      })
+      // One request every 100 ms: the second call's attempt starts with the first, then waits for its admission
+      // while the first one's answer teaches the client that its HttpClient sends through fetch.
+      const limiter = yield* RateLimiter.make({ requestsPerSecond: 10, burst: 1 })
+      const grok = yield* fetchClient(server.url).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+      const [first, second] = yield* Effect.all([grok.chat(hello("first")), Effect.flip(grok.chat(hello("second")))], {
+        concurrency: 2
+      }).pipe(Effect.timeout("5 seconds"))
+      expect(first.content).toBe("ok")
+      expect(second._tag === "Transient" && second.reason).toBe("Timeout")
     })
   )
 

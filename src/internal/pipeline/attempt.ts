@@ -26,7 +26,7 @@ import * as RateLimitHeaders from "../../RateLimitHeaders.js"
 import { scrub } from "../../Redaction.js"
 import { isLive } from "../fiberClock.js"
 import type { Endpoint } from "./endpoint.js"
-import { type AttemptFetch, MAX_TIMER_MILLIS, sendsThroughFetch } from "./fetchTimer.js"
+import { type AttemptFetch, MAX_TIMER_MILLIS } from "./fetchTimer.js"
 import { within } from "./within.js"
 
 export interface Exchange<A> {
@@ -307,9 +307,9 @@ const exchange = <A>(
     }
   )
   const settle = (answer: Answer) => classified(endpoint, answer, clock.unsafeCurrentTimeMillis(), transport.secrets)
-  // Through the request's signal once the HttpClient is known to send through fetch, on the live Clock only:
-  // TestClock's virtual time moves sleeps, not timers.
-  if (fetch !== undefined && sendsThroughFetch(transport.http) && isLive(clock)) {
+  // Through the request's signal when the attempt's context holds its fetch (the HttpClient is known to send
+  // through it), on the live Clock only: TestClock's virtual time moves sleeps, not timers.
+  if (fetch !== undefined && fetch.holdsFetch && isLive(clock)) {
     const millis = Duration.toMillis(Duration.decode(transport.timeout))
     if (millis <= MAX_TIMER_MILLIS) return signalTimed(answering, fetch, millis, settle, transport)
   }

@@ -39,8 +39,15 @@ export class AttemptFetch {
   private controller: AbortController | undefined = undefined
   private handle: ReturnType<typeof setTimeout> | undefined = undefined
 
-  /** `outer`: the `fetch` of the call's own context, if any. */
-  constructor(private readonly outer: Fetch | undefined) {}
+  /**
+   * `outer`: the `fetch` of the call's own context, if any. `holdsFetch`: whether the attempt's context holds this
+   * `fetch`, decided when the context was made (a client may learn what its HttpClient does while an attempt made
+   * before that waits for its admission).
+   */
+  constructor(
+    private readonly outer: Fetch | undefined,
+    readonly holdsFetch: boolean
+  ) {}
 
   /** Starts the timer: the request, sent or not yet sent, is aborted after `millis`. */
   arm(millis: number): void {
@@ -113,8 +120,8 @@ export const attemptContext =
   (context: Context.Context<never>): Context.Context<never> => {
     const services = new Map(context.unsafeMap)
     const own = services.get(FetchHttpClient.Fetch.key) as Fetch | undefined
-    const attempt = new AttemptFetch(own)
-    if (sendsThroughFetch(http)) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
+    const attempt = new AttemptFetch(own, sendsThroughFetch(http))
+    if (attempt.holdsFetch) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
     else {
       const init = services.get(FetchHttpClient.RequestInit.key) as globalThis.RequestInit | undefined
       services.set(FetchHttpClient.RequestInit.key, learningInit(http, init, own))
