@@ -122,10 +122,13 @@ describe("the attempt timeout over fetch", () => {
     })
   )
 
-  it.scopedLive("the caller's own fetch and RequestInit still send every attempt", () =>
+  it.scopedLive("the caller's own fetch and RequestInit send every attempt, and the attempts still time out", () =>
     Effect.gen(function* () {
       const headers: Array<string | undefined> = []
-      const server = yield* hostileServer((_, response) => response.writeHead(200, json).end(completionBody()))
+      const server = yield* hostileServer((_, response, index) => {
+        // The fourth request is held: the caller's fetch must still be aborted at the timeout.
+        if (index !== 3) response.writeHead(200, json).end(completionBody())
+      })
       let sent = 0
       const countingFetch: typeof globalThis.fetch = (input, init) => {
         sent++
@@ -134,8 +137,11 @@ describe("the attempt timeout over fetch", () => {
       server.server.on("request", (request: Http.IncomingMessage) =>
         headers.push(request.headers["x-caller"] as string)
       )
-      const grok = yield* GrokClient.make({ apiKey: Redacted.make(KEY), baseUrl: server.url, retry: RetryPolicy.none })
-      const calls = Effect.forEach([1, 2, 3], (i) => grok.chat(hello(`call ${i}`))).pipe(
+      const grok = yield* fetchClient(server.url)
+      const calls = Effect.gen(function* () {
+        for (const i of [1, 2, 3]) yield* grok.chat(hello(`call ${i}`))
+        return yield* Effect.flip(grok.chat(hello("held"))).pipe(Effect.timeout("5 seconds"))
+      }).pipe(
         Effect.provide(
           Layer.mergeAll(
             Layer.succeed(FetchHttpClient.Fetch, countingFetch),
@@ -143,10 +149,11 @@ describe("the attempt timeout over fetch", () => {
           )
         )
       )
-      expect((yield* calls).length).toBe(3)
-      expect(sent).toBe(3)
-      expect(headers).toEqual(["kept", "kept", "kept"])
-    }).pipe(Effect.provide(FetchHttpClient.layer))
+      const held = yield* calls
+      expect(held._tag === "Transient" && held.reason).toBe("Timeout")
+      expect(sent).toBe(4)
+      expect(headers).toEqual(["kept", "kept", "kept", "kept"])
+    })
   )
 
   it.scopedLive(

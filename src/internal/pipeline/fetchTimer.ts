@@ -9,8 +9,9 @@
  * context it was built in under the caller's, so an entry of the call's context wins over the layer's. So a client
  * first learns, from an attempt timed by the race of `within.ts`, what its HttpClient does: fetch's `RequestInit`
  * that attempt carries is read by Effect's fetch client inside the merged context, where the `fetch` it will call
- * can be seen. Only an HttpClient that sends through fetch with no `fetch` of its layer's own is timed through the
- * signal from then on; any other (another transport, an in-memory client, a layer's own `fetch`) keeps the race.
+ * can be seen. From then on an HttpClient seen sending through fetch is timed through the signal when the call's
+ * context holds a `fetch` (it wins over the layer's) or the layer has none of its own; any other attempt (another
+ * transport, an in-memory client, a layer's own `fetch` the call's context does not override) keeps the race.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -23,11 +24,20 @@ export const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 type Fetch = typeof globalThis.fetch
 
-/** What each HttpClient was seen to do: true, sends through fetch with no `fetch` of its layer's own. */
-const timedBySignal = new WeakMap<HttpClient.HttpClient, boolean>()
+/**
+ * What each HttpClient was seen to do, once seen sending through fetch: whether its layer has a `fetch` of its own
+ * (undefined while every attempt seen had one in the call's context, which hides the layer's).
+ */
+const seenSending = new WeakMap<HttpClient.HttpClient, { layerFetch: boolean | undefined }>()
 
-/** Whether `http` was seen sending through the call's `fetch`, so that its signal can time the attempt. */
-export const sendsThroughFetch = (http: HttpClient.HttpClient): boolean => timedBySignal.get(http) === true
+/**
+ * Whether an attempt of `http` whose call's context holds `own` (or no `fetch`) can be timed by the signal: `http`
+ * sends through fetch, and the `fetch` it calls is the call's own, or the global one for a layer without its own.
+ */
+export const timedBySignal = (http: HttpClient.HttpClient, own: Fetch | undefined): boolean => {
+  const seen = seenSending.get(http)
+  return seen !== undefined && (own !== undefined || seen.layerFetch === false)
+}
 
 /** The reason a timed-out request is aborted with: what `fetch` rejects with. */
 const timedOut = () => new DOMException("the attempt timed out", "TimeoutError")
@@ -106,9 +116,12 @@ const learningInit = (
   ...init,
   get redirect(): RequestRedirect {
     const fiber = Fiber.getCurrentFiber()
-    // With a `fetch` in the call's context nothing can be learned: it wins over the layer's either way.
-    if (own === undefined && Option.isSome(fiber) && !timedBySignal.has(http)) {
-      timedBySignal.set(http, fiber.value.currentContext.unsafeMap.get(FetchHttpClient.Fetch.key) === undefined)
+    if (Option.isSome(fiber)) {
+      const seen = seenSending.get(http) ?? { layerFetch: undefined }
+      // With a `fetch` in the call's context the layer's cannot be seen: the call's wins either way.
+      if (own === undefined)
+        seen.layerFetch = fiber.value.currentContext.unsafeMap.get(FetchHttpClient.Fetch.key) !== undefined
+      seenSending.set(http, seen)
     }
     return "manual"
   }
@@ -120,7 +133,7 @@ export const attemptContext =
   (context: Context.Context<never>): Context.Context<never> => {
     const services = new Map(context.unsafeMap)
     const own = services.get(FetchHttpClient.Fetch.key) as Fetch | undefined
-    const attempt = new AttemptFetch(own, sendsThroughFetch(http))
+    const attempt = new AttemptFetch(own, timedBySignal(http, own))
     if (attempt.holdsFetch) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
     else {
       const init = services.get(FetchHttpClient.RequestInit.key) as globalThis.RequestInit | undefined
