@@ -17,7 +17,7 @@ describe("spanned (the call path's spans)", () => {
         "grok.test",
         { "grok.model": "grok-4" },
         Effect.withSpan(Effect.orDie(Effect.currentSpan), "inner"),
-        (context) => Context.add(context, Extra, "added")
+        (context, span) => Context.add(Context.add(context, Extra, "added"), Tracer.ParentSpan, span)
       ).pipe(Effect.withSpan("outer"), Effect.annotateSpans("env", "test"))
       const mine = parentOf(inner)
       expect(mine.name).toBe("grok.test")
@@ -42,7 +42,7 @@ describe("spanned (the call path's spans)", () => {
             span = yield* Effect.orDie(Effect.currentSpan)
             return yield* Effect.fail("refused")
           }),
-          (context) => Context.add(context, Extra, "added")
+          (context, span) => Context.add(Context.add(context, Extra, "added"), Tracer.ParentSpan, span)
         )
       )
       expect(exit).toEqual(Exit.fail("refused"))

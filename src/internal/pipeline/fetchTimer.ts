@@ -18,6 +18,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 
 /** Longer than a JS timer can wait: as Effect's live Clock does, such a wait never ends. */
 export const MAX_TIMER_MILLIS = 2 ** 31 - 1
@@ -127,11 +128,15 @@ const learningInit = (
   }
 })
 
-/** The attempt's context, in one map copy: its `fetch` once `http` is known to send through it, and the attempt's. */
+/**
+ * The attempt's context, in one map copy: its span as the parent, its `fetch` once `http` is known to send through
+ * it, and the attempt's own.
+ */
 export const attemptContext =
   (http: HttpClient.HttpClient) =>
-  (context: Context.Context<never>): Context.Context<never> => {
+  (context: Context.Context<never>, span: Tracer.Span): Context.Context<never> => {
     const services = new Map(context.unsafeMap)
+    services.set(Tracer.ParentSpan.key, span)
     const own = services.get(FetchHttpClient.Fetch.key) as Fetch | undefined
     const attempt = new AttemptFetch(own, timedBySignal(http, own))
     if (attempt.holdsFetch) services.set(FetchHttpClient.Fetch.key, attempt.fetch)

@@ -49,6 +49,11 @@ const unsafeSpan = (
   return span
 }
 
+/** The context a span's effect runs in, made from the caller's and the span. */
+export type Inside = (context: Context.Context<never>, span: Tracer.Span) => Context.Context<never>
+
+const withParent: Inside = (context, span) => Context.add(context, Tracer.ParentSpan, span)
+
 /** What a span's one exit handler runs first, set by what runs inside it (the call's record, in the call span). */
 export interface Ending {
   last:
@@ -60,21 +65,22 @@ export interface Ending {
 }
 
 /**
- * Runs `effect` in the span `name`, the parent of the spans it makes; `extend` may add more to the same context.
+ * Runs `effect` in the span `name`, the parent of the spans it makes. `inside` makes the context it runs in from the
+ * caller's and the span (the span as `Tracer.ParentSpan`), and may add more in the same copy.
  * The call sites are this library's own: no stack trace is captured.
  */
 export const spanned = <A, E, R>(
   name: string,
   attributes: Record<string, unknown>,
   effect: Effect.Effect<A, E, R>,
-  extend: (context: Context.Context<never>) => Context.Context<never> = (context) => context
+  inside: Inside = withParent
 ): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime<A, E, R>((fiber) => {
     const options = { attributes, captureStackTrace: false }
     const span = unsafeSpan(fiber, name, options)
     return span === undefined
-      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, extend, undefined))
-      : within(fiber, span, effect, extend, undefined)
+      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, inside, undefined))
+      : within(fiber, span, effect, inside, undefined)
   })
 
 /**
@@ -91,10 +97,9 @@ export const spannedEnding = <A, E, R>(
     const ending: Ending = { last: undefined }
     const effect = make(ending)
     const span = unsafeSpan(fiber, name, options)
-    const same = (context: Context.Context<never>) => context
     return span === undefined
-      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, same, ending))
-      : within(fiber, span, effect, same, ending)
+      ? Effect.flatMap(Effect.makeSpan(name, options), (made) => within(fiber, made, effect, withParent, ending))
+      : within(fiber, span, effect, withParent, ending)
   })
 
 /** Runs `effect` with `span` as its parent span, then runs the ending, ends the span and restores the context. */
@@ -102,13 +107,13 @@ const within = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   span: Tracer.Span,
   effect: Effect.Effect<A, E, R>,
-  extend: (context: Context.Context<never>) => Context.Context<never>,
+  makeInside: Inside,
   ending: Ending | undefined
 ): Effect.Effect<A, E, R> => {
   const before = fiber.currentContext
   const clock = FiberClock.clockOf(fiber)
   const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-  const inside = Context.add(extend(before), Tracer.ParentSpan, span)
+  const inside = makeInside(before, span)
   return Effect.onExit(Effect.zipRight(FiberRef.set(FiberRef.currentContext, inside), effect), (exit) => {
     const last = ending?.last?.(fiber, exit)
     const ended = Effect.zipRight(
