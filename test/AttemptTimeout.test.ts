@@ -50,6 +50,20 @@ const until = (check: () => boolean) =>
     return Effect.sync(() => clearInterval(poll))
   }).pipe(Effect.timeout("5 seconds"))
 
+/** A server that answers every request but the fourth, which it holds, and a fetch that counts what it sends. */
+const fourthHeld = () =>
+  Effect.gen(function* () {
+    const server = yield* hostileServer((_, response, index) => {
+      if (index !== 3) response.writeHead(200, json).end(completionBody())
+    })
+    const counted = { sent: 0 }
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      counted.sent++
+      return globalThis.fetch(input, init)
+    }
+    return { server, counted, fetch }
+  })
+
 const timersNow = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
 
 describe("the attempt timeout over fetch", () => {
@@ -125,15 +139,8 @@ describe("the attempt timeout over fetch", () => {
   it.scopedLive("the caller's own fetch and RequestInit send every attempt, and the attempts still time out", () =>
     Effect.gen(function* () {
       const headers: Array<string | undefined> = []
-      const server = yield* hostileServer((_, response, index) => {
-        // The fourth request is held: the caller's fetch must still be aborted at the timeout.
-        if (index !== 3) response.writeHead(200, json).end(completionBody())
-      })
-      let sent = 0
-      const countingFetch: typeof globalThis.fetch = (input, init) => {
-        sent++
-        return globalThis.fetch(input, init)
-      }
+      // The fourth request is held: the caller's fetch must still be aborted at the timeout.
+      const { server, counted, fetch } = yield* fourthHeld()
       server.server.on("request", (request: Http.IncomingMessage) =>
         headers.push(request.headers["x-caller"] as string)
       )
@@ -144,14 +151,14 @@ describe("the attempt timeout over fetch", () => {
       }).pipe(
         Effect.provide(
           Layer.mergeAll(
-            Layer.succeed(FetchHttpClient.Fetch, countingFetch),
+            Layer.succeed(FetchHttpClient.Fetch, fetch),
             Layer.succeed(FetchHttpClient.RequestInit, { headers: { "x-caller": "kept" } })
           )
         )
       )
       const held = yield* calls
       expect(held._tag === "Transient" && held.reason).toBe("Timeout")
-      expect(sent).toBe(4)
+      expect(counted.sent).toBe(4)
       expect(headers).toEqual(["kept", "kept", "kept", "kept"])
     })
   )
@@ -160,21 +167,14 @@ describe("the attempt timeout over fetch", () => {
     "a fetch given to the HttpClient's own layer sends every attempt, and the attempts still time out",
     () =>
       Effect.gen(function* () {
-        const server = yield* hostileServer((_, response, index) => {
-          // The fourth request is held: the layer's fetch must still be aborted at the timeout.
-          if (index !== 3) response.writeHead(200, json).end(completionBody())
-        })
-        let sent = 0
-        const layerFetch: typeof globalThis.fetch = (input, init) => {
-          sent++
-          return globalThis.fetch(input, init)
-        }
-        const http = FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, layerFetch)))
+        // The fourth request is held: the layer's fetch must still be aborted at the timeout.
+        const { server, counted, fetch } = yield* fourthHeld()
+        const http = FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, fetch)))
         const grok = yield* fetchClient(server.url, {}, http)
         for (const i of [0, 1, 2]) yield* grok.chat(hello(`call ${i}`))
         const held = yield* Effect.flip(grok.chat(hello("held"))).pipe(Effect.timeout("5 seconds"))
         expect(held._tag === "Transient" && held.reason).toBe("Timeout")
-        expect(sent).toBe(4)
+        expect(counted.sent).toBe(4)
       })
   )
 
