@@ -1,4 +1,4 @@
-import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
 import type * as Http from "node:http"
@@ -224,6 +224,27 @@ describe("the attempt timeout over fetch", () => {
         expect(error.message).toContain(elsewhere.url)
       }
       expect(elsewhere.seen.length).toBe(0)
+    })
+  )
+
+  it.scopedLive("an HttpClient that reads fetch's options but sends through another fetch keeps the race", () =>
+    Effect.gen(function* () {
+      const { closed, watch } = abandoned()
+      const server = yield* hostileServer((_, response, index) => watch(response, index))
+      // Reads RequestInit from the context, as Effect's fetch client does, but calls the global fetch itself.
+      const ownFetch = HttpClient.make((request, url, signal, fiber) => {
+        const init: RequestInit = fiber.currentContext.unsafeMap.get(FetchHttpClient.RequestInit.key) ?? {}
+        return Effect.tryPromise({
+          try: () => globalThis.fetch(url, { ...init, method: request.method, signal }),
+          catch: (cause) => new HttpClientError.RequestError({ request, reason: "Transport", cause })
+        }).pipe(Effect.map((response) => HttpClientResponse.fromWeb(request, response)))
+      })
+      const grok = yield* fetchClient(server.url, {}, Layer.succeed(HttpClient.HttpClient, ownFetch))
+      for (const call of [0, 1, 2]) {
+        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
+        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
+      }
+      yield* until(() => closed.length === 3)
     })
   )
 

@@ -307,14 +307,20 @@ const exchange = <A>(
     }
   )
   const settle = (answer: Answer) => classified(endpoint, answer, clock.unsafeCurrentTimeMillis(), transport.secrets)
-  // Through the request's signal when the attempt's context holds its fetch (the HttpClient is known to send
-  // through it), on the live Clock only: TestClock's virtual time moves sleeps, not timers.
-  if (fetch !== undefined && fetch.holdsFetch && isLive(clock)) {
+  // Through the request's signal when the attempt's context holds its fetch and the HttpClient was seen calling
+  // it, on the live Clock only: TestClock's virtual time moves sleeps, not timers.
+  if (fetch !== undefined && fetch.bySignal && isLive(clock)) {
     const millis = Duration.toMillis(Duration.decode(transport.timeout))
     if (millis <= MAX_TIMER_MILLIS) return signalTimed(answering, fetch, millis, settle, transport)
   }
   return Effect.match(within(answering, transport.timeout), {
-    onFailure: (error) => failedExchange<A>(error, transport),
-    onSuccess: (answer) => (Option.isNone(answer) ? timedOut<A>(transport) : settle(answer.value))
+    onFailure: (error) => {
+      fetch?.settle()
+      return failedExchange<A>(error, transport)
+    },
+    onSuccess: (answer) => {
+      fetch?.settle()
+      return Option.isNone(answer) ? timedOut<A>(transport) : settle(answer.value)
+    }
   })
 }

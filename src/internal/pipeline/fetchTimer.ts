@@ -9,9 +9,11 @@
  * context it was built in under the caller's, so an entry of the call's context wins over the layer's. So a client
  * first learns, from an attempt timed by the race of `within.ts`, what its HttpClient does: fetch's `RequestInit`
  * that attempt carries is read by Effect's fetch client inside the merged context, where the `fetch` it will call
- * can be seen. From then on an HttpClient seen sending through fetch is timed through the signal when the call's
- * context holds a `fetch` (it wins over the layer's) or the layer has none of its own; any other attempt (another
- * transport, an in-memory client, a layer's own `fetch` the call's context does not override) keeps the race.
+ * can be seen. From then on the attempts of such an HttpClient hold the attempt's `fetch` when the call's context
+ * holds a `fetch` (it wins over the layer's) or the layer has none of its own, and are timed by the signal once the
+ * HttpClient was seen calling it (an HttpClient that reads fetch's options but sends otherwise never is). Any
+ * other attempt (another transport, an in-memory client, a layer's own `fetch` the call's context does not
+ * override) keeps the race.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -25,19 +27,26 @@ export const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 type Fetch = typeof globalThis.fetch
 
-/**
- * What each HttpClient was seen to do, once seen sending through fetch: whether its layer has a `fetch` of its own
- * (undefined while every attempt seen had one in the call's context, which hides the layer's).
- */
-const seenSending = new WeakMap<HttpClient.HttpClient, { layerFetch: boolean | undefined }>()
+/** What an HttpClient was seen to do, once seen reading fetch's `RequestInit` inside Effect's merged context. */
+interface Seen {
+  /** Whether its layer has a `fetch` of its own; undefined while every attempt seen had one in the call's context. */
+  layerFetch: boolean | undefined
+  /** Whether it called the attempt's `fetch`: only then is an attempt timed by the signal. */
+  called: boolean
+  /** Whether an attempt whose context held the attempt's `fetch` ended without calling it: never again. */
+  refuted: boolean
+}
+
+const seenSending = new WeakMap<HttpClient.HttpClient, Seen>()
 
 /**
- * Whether an attempt of `http` whose call's context holds `own` (or no `fetch`) can be timed by the signal: `http`
- * sends through fetch, and the `fetch` it calls is the call's own, or the global one for a layer without its own.
+ * The record of `http` when an attempt whose call's context holds `own` (or no `fetch`) can hold the attempt's
+ * `fetch`: `http` reads fetch's options, and the `fetch` it calls is the call's own, or the global one for a layer
+ * without its own.
  */
-export const timedBySignal = (http: HttpClient.HttpClient, own: Fetch | undefined): boolean => {
+const holding = (http: HttpClient.HttpClient, own: Fetch | undefined): Seen | undefined => {
   const seen = seenSending.get(http)
-  return seen !== undefined && (own !== undefined || seen.layerFetch === false)
+  return seen !== undefined && !seen.refuted && (own !== undefined || seen.layerFetch === false) ? seen : undefined
 }
 
 /** The reason a timed-out request is aborted with: what `fetch` rejects with. */
@@ -47,18 +56,28 @@ const timedOut = () => new DOMException("the attempt timed out", "TimeoutError")
 export class AttemptFetch {
   /** Whether the timer fired: the failure that follows is the timeout. */
   fired = false
+  /**
+   * Whether the attempt is timed by the signal, decided when its context was made (a client may learn what its
+   * HttpClient does while an attempt made before that waits for its admission): its context holds this `fetch`
+   * and the HttpClient was seen calling such a `fetch` before.
+   */
+  readonly bySignal: boolean
+  private used = false
   private controller: AbortController | undefined = undefined
   private handle: ReturnType<typeof setTimeout> | undefined = undefined
 
-  /**
-   * `outer`: the `fetch` of the call's own context, if any. `holdsFetch`: whether the attempt's context holds this
-   * `fetch`, decided when the context was made (a client may learn what its HttpClient does while an attempt made
-   * before that waits for its admission).
-   */
+  /** `outer`: the `fetch` of the call's own context, if any; `seen`: the HttpClient's record, when this is held. */
   constructor(
     private readonly outer: Fetch | undefined,
-    readonly holdsFetch: boolean
-  ) {}
+    private readonly seen: Seen | undefined
+  ) {
+    this.bySignal = seen !== undefined && seen.called
+  }
+
+  /** Notes, after a raced attempt, whether the HttpClient called this `fetch` its context held. */
+  settle(): void {
+    if (this.seen !== undefined && !this.used) this.seen.refuted = true
+  }
 
   /** Starts the timer: the request, sent or not yet sent, is aborted after `millis`. */
   arm(millis: number): void {
@@ -87,6 +106,8 @@ export class AttemptFetch {
    * (a listener on it costs as much as the rest of this): the attempt aborts this one when the caller is interrupted.
    */
   readonly fetch: Fetch = (input, init) => {
+    this.used = true
+    if (this.seen !== undefined) this.seen.called = true
     const send = this.outer ?? globalThis.fetch
     // Not timed through the signal (a TestClock's attempt): the HttpClient's own signal stays.
     if (this.handle === undefined && !this.fired) return send(input, { ...init, redirect: "manual" })
@@ -118,7 +139,7 @@ const learningInit = (
   get redirect(): RequestRedirect {
     const fiber = Fiber.getCurrentFiber()
     if (Option.isSome(fiber)) {
-      const seen = seenSending.get(http) ?? { layerFetch: undefined }
+      const seen = seenSending.get(http) ?? { layerFetch: undefined, called: false, refuted: false }
       // With a `fetch` in the call's context the layer's cannot be seen: the call's wins either way.
       if (own === undefined)
         seen.layerFetch = fiber.value.currentContext.unsafeMap.get(FetchHttpClient.Fetch.key) !== undefined
@@ -138,8 +159,9 @@ export const attemptContext =
     const services = new Map(context.unsafeMap)
     services.set(Tracer.ParentSpan.key, span)
     const own = services.get(FetchHttpClient.Fetch.key) as Fetch | undefined
-    const attempt = new AttemptFetch(own, timedBySignal(http, own))
-    if (attempt.holdsFetch) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
+    const seen = holding(http, own)
+    const attempt = new AttemptFetch(own, seen)
+    if (seen !== undefined) services.set(FetchHttpClient.Fetch.key, attempt.fetch)
     else {
       const init = services.get(FetchHttpClient.RequestInit.key) as globalThis.RequestInit | undefined
       services.set(FetchHttpClient.RequestInit.key, learningInit(http, init, own))
