@@ -70,23 +70,28 @@ afterAll(async () => {
 })
 
 describe("grok-resilience batch --stream and --api responses", () => {
+  // A stream cut or stalled at random (30%) is sent again after the standard policy's jittered backoff, in real
+  // time: the run usually takes 5–16 s on two cores, and its tail passed the harness's default 20 s once.
   it("answers every id whole with --stream through faults before and inside the streams", async () => {
     const server = await serve(streamFaults)
     const { input, output } = files("stream")
     writeInput(input, prompts(40))
-    const result = await runCli([
-      "batch",
-      input,
-      "--output",
-      output,
-      ...against(server),
-      "--stream",
-      "--idle-timeout",
-      "300ms",
-      "--rpm",
-      "60000",
-      "--json-summary"
-    ])
+    const result = await runCli(
+      [
+        "batch",
+        input,
+        "--output",
+        output,
+        ...against(server),
+        "--stream",
+        "--idle-timeout",
+        "300ms",
+        "--rpm",
+        "60000",
+        "--json-summary"
+      ],
+      { timeoutMillis: 55_000 }
+    )
     const results = readResults(output)
     expect(results).toHaveLength(40)
     expect([...idCounts(results).values()].every((n) => n === 1)).toBe(true)
@@ -104,7 +109,7 @@ describe("grok-resilience batch --stream and --api responses", () => {
     expect(summary).toMatchObject({ outcome: "complete", total: 40, ok: 40, failed: {} })
     expect(summary.attempts).toBe(sent.length)
     expect(summary.tokens.total).toBeGreaterThan(0)
-  })
+  }, 60_000)
 
   it("fails a stalled stream after --idle-timeout and sends it again", async () => {
     // Under the default idle timeout (120 s) this run would outlast the harness's 20 s limit.
