@@ -64,6 +64,16 @@ const fourthHeld = () =>
     return { server, counted, fetch }
   })
 
+/** Three calls of `grok`, one after the other, each failing by the attempt timeout, and their requests aborted. */
+const threeTimedOut = (grok: Effect.Effect.Success<ReturnType<typeof fetchClient>>, closed: ReadonlyArray<number>) =>
+  Effect.gen(function* () {
+    for (const call of [0, 1, 2]) {
+      const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
+      expect(error._tag === "Transient" && error.reason).toBe("Timeout")
+    }
+    yield* until(() => closed.length === 3)
+  })
+
 const timersNow = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
 
 describe("the attempt timeout over fetch", () => {
@@ -91,11 +101,7 @@ describe("the attempt timeout over fetch", () => {
         response.writeHead(200, { ...json, "content-length": "5000" }).write('{"id":"c-1",')
       })
       const grok = yield* fetchClient(server.url)
-      for (const call of [0, 1, 2]) {
-        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
-        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
-      }
-      yield* until(() => closed.length === 3)
+      yield* threeTimedOut(grok, closed)
     })
   )
 
@@ -240,11 +246,7 @@ describe("the attempt timeout over fetch", () => {
         }).pipe(Effect.map((response) => HttpClientResponse.fromWeb(request, response)))
       })
       const grok = yield* fetchClient(server.url, {}, Layer.succeed(HttpClient.HttpClient, ownFetch))
-      for (const call of [0, 1, 2]) {
-        const error = yield* Effect.flip(grok.chat(hello(`call ${call}`))).pipe(Effect.timeout("5 seconds"))
-        expect(error._tag === "Transient" && error.reason).toBe("Timeout")
-      }
-      yield* until(() => closed.length === 3)
+      yield* threeTimedOut(grok, closed)
     })
   )
 

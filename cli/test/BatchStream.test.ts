@@ -24,6 +24,24 @@ const arrivalsAt = (server: FakeGrok.Service, path: string) =>
 
 const against = (server: FakeGrok.Service) => ["--base-url", server.url, "--api-key", server.apiKey]
 
+/** `batch` of `input` into `output` against `server`, streamed with this idle timeout, and `more`. */
+const streamedBatch = (
+  files: { readonly input: string; readonly output: string },
+  server: FakeGrok.Service,
+  idleTimeout: string,
+  ...more: Array<string>
+) => [
+  "batch",
+  files.input,
+  "--output",
+  files.output,
+  ...against(server),
+  "--stream",
+  "--idle-timeout",
+  idleTimeout,
+  ...more
+]
+
 const files = (name: string) => ({
   input: Path.join(dir, `${name}.jsonl`),
   output: Path.join(dir, `${name}-out.jsonl`)
@@ -76,22 +94,9 @@ describe("grok-resilience batch --stream and --api responses", () => {
     const server = await serve(streamFaults)
     const { input, output } = files("stream")
     writeInput(input, prompts(40))
-    const result = await runCli(
-      [
-        "batch",
-        input,
-        "--output",
-        output,
-        ...against(server),
-        "--stream",
-        "--idle-timeout",
-        "300ms",
-        "--rpm",
-        "60000",
-        "--json-summary"
-      ],
-      { timeoutMillis: 55_000 }
-    )
+    const result = await runCli(streamedBatch({ input, output }, server, "300ms", "--rpm", "60000", "--json-summary"), {
+      timeoutMillis: 55_000
+    })
     const results = readResults(output)
     expect(results).toHaveLength(40)
     expect([...idCounts(results).values()].every((n) => n === 1)).toBe(true)
@@ -116,17 +121,7 @@ describe("grok-resilience batch --stream and --api responses", () => {
     const server = await serve({ script: ["stream-stall"] })
     const { input, output } = files("stall")
     writeInput(input, prompts(1))
-    const result = await runCli([
-      "batch",
-      input,
-      "--output",
-      output,
-      ...against(server),
-      "--stream",
-      "--idle-timeout",
-      "500ms",
-      "--json-summary"
-    ])
+    const result = await runCli(streamedBatch({ input, output }, server, "500ms", "--json-summary"))
     expect(readResults(output)).toMatchObject([{ id: "p0", ok: true, content: "echo: prompt p0", attempts: 2 }])
     expect(arrivalsAt(server, "/v1/chat/completions").map((a) => a.stream?.state)).toEqual(["client-closed", "ended"])
     expect(result.code).toBe(0)
