@@ -125,7 +125,7 @@ const withoutRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.contextWithEffect((context: Context.Context<never>) => Effect.provide(effect, refusingRedirects(context)))
 
 /** `context` with fetch's `RequestInit` (the caller's, if any) told not to follow redirects. */
-export const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
+const refusingRedirects = (context: Context.Context<never>): Context.Context<never> =>
   Context.add(context, FetchHttpClient.RequestInit, {
     ...Option.getOrElse(Context.getOption(context, FetchHttpClient.RequestInit), () => ({})),
     redirect: "manual"

@@ -50,7 +50,7 @@ const holding = (http: HttpClient.HttpClient, own: Fetch | undefined): Seen | un
 }
 
 /** The reason a timed-out request is aborted with: what `fetch` rejects with. */
-const timedOut = () => new DOMException("the attempt timed out", "TimeoutError")
+const timeoutReason = () => new DOMException("the attempt timed out", "TimeoutError")
 
 /** One attempt's `fetch` and its timer, armed only when the attempt is timed through the signal. */
 export class AttemptFetch {
@@ -84,7 +84,7 @@ export class AttemptFetch {
     this.handle = setTimeout(() => {
       this.handle = undefined
       this.fired = true
-      this.controller?.abort(timedOut())
+      this.controller?.abort(timeoutReason())
     }, millis)
   }
 
@@ -102,8 +102,9 @@ export class AttemptFetch {
 
   /**
    * The `fetch` the attempt's context holds: never following a redirect, which would resend our key elsewhere and
-   * drop the prompt, and with this attempt's signal once armed. The HttpClient's own signal is replaced rather than followed
-   * (a listener on it costs as much as the rest of this): the attempt aborts this one when the caller is interrupted.
+   * drop the prompt, and with this attempt's signal once armed. The HttpClient's own signal is replaced rather than
+   * followed (a listener on it costs as much as the rest of this): the attempt aborts this one when the caller is
+   * interrupted.
    */
   readonly fetch: Fetch = (input, init) => {
     this.used = true
@@ -117,7 +118,7 @@ export class AttemptFetch {
   private ownController(): AbortController {
     if (this.controller === undefined) {
       this.controller = new AbortController()
-      if (this.fired) this.controller.abort(timedOut())
+      if (this.fired) this.controller.abort(timeoutReason())
     }
     return this.controller
   }
@@ -172,4 +173,4 @@ export const attemptContext =
 
 /** The attempt's `fetch`, when the context is an attempt's. */
 export const attemptFetchOf = (context: Context.Context<never>): AttemptFetch | undefined =>
-  Option.getOrUndefined(Context.getOption(context, AttemptFetchTag))
+  context.unsafeMap.get(AttemptFetchTag.key) as AttemptFetch | undefined
