@@ -1,11 +1,11 @@
 import { FetchHttpClient, HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Layer, Redacted, TestClock, TestServices } from "effect"
 import type * as Http from "node:http"
 import * as GrokClient from "../src/GrokClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { hello } from "./support/client.js"
+import { hello, untilArrivals, withFake } from "./support/client.js"
 import { completionBody, hostileServer } from "./support/hostileServer.js"
 
 // The attempt timeout on the live Clock. Over fetch, a client's first attempt races a timer (within.ts); once the
@@ -265,6 +265,28 @@ describe("the attempt timeout over fetch", () => {
         expect(error._tag === "Transient" && error.reason).toBe("Timeout")
       }
       expect(interrupted).toBe(3)
+    })
+  )
+})
+
+describe("the attempt timeout over fetch, on TestClock", () => {
+  // A fetch client learns what its HttpClient does on its first two attempts; under TestClock its later attempts
+  // are still raced against a sleep that virtual time moves, never timed by a real timer.
+  it.scoped("a fetch client's later attempts time out at the virtual attempt timeout, not before", () =>
+    Effect.gen(function* () {
+      const { fake, grok } = yield* withFake(
+        { script: ["ok", "ok", "slow"], slowMillis: 60_000 },
+        { attemptTimeout: "5 seconds" }
+      )
+      for (const i of [1, 2]) expect((yield* grok.chat(hello(`call ${i}`))).content).toContain("echo")
+      const fiber = yield* Effect.fork(Effect.flip(grok.chat(hello("slow"))))
+      yield* untilArrivals(fake, 3)
+      yield* TestClock.adjust("4999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      // At once in real time: a real timer of 5 s would not have fired yet.
+      const error = yield* Fiber.join(fiber).pipe(Effect.timeout("1 second"), TestServices.provideLive)
+      expect(error._tag === "Transient" && error.reason).toBe("Timeout")
     })
   )
 })
