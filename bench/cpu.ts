@@ -1,7 +1,8 @@
 /**
  * CPU per call against a zero-latency fake server in another process: this library's `chat` beside the anchor,
  * raw `@effect/platform` `HttpClient` (the same request and a JSON decode of the answer), sequentially, at
- * concurrency 32, and at concurrency 32 with a `RateLimiter` that never binds. Each side is a long-lived client (its
+ * concurrency 32, and at concurrency 32 with a `RateLimiter` that never binds. The library is the built package
+ * (`dist`, as installed; see `support/builtLibrary.ts`), not the sources through tsx. Each side is a long-lived client (its
  * layer built once, as an application builds it), and each of the two runs alternates the sides in slices, so that
  * a slow moment of the machine, or the garbage one side leaves for the other to collect, falls on both. The spread
  * of the anchor between the two runs states the noise that is left.
@@ -15,7 +16,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
-import { GrokClient, RateLimiter } from "../src/index.js"
+import { builtLibrary, type Library } from "./support/builtLibrary.js"
 import { startRemoteServer } from "./support/child.js"
 
 export interface CpuRun {
@@ -56,7 +57,7 @@ const rawCalls = (target: { url: string; apiKey: string }, calls: number, concur
     )
   }).pipe(Effect.orDie)
 
-const grokCalls = (calls: number, concurrency: number) =>
+const grokCalls = ({ GrokClient }: Library, calls: number, concurrency: number) =>
   Effect.gen(function* () {
     const grok = yield* GrokClient.GrokClient
     yield* Effect.forEach(
@@ -66,7 +67,7 @@ const grokCalls = (calls: number, concurrency: number) =>
     )
   }).pipe(Logger.withMinimumLogLevel(LogLevel.None), Effect.orDie)
 
-const grokLayer = (target: { url: string; apiKey: string }, limited: boolean) =>
+const grokLayer = ({ GrokClient, RateLimiter }: Library, target: { url: string; apiKey: string }, limited: boolean) =>
   GrokClient.layer({ apiKey: Redacted.make(target.apiKey), baseUrl: target.url }).pipe(
     Layer.provide(
       Layer.merge(
@@ -77,12 +78,12 @@ const grokLayer = (target: { url: string; apiKey: string }, limited: boolean) =>
   )
 
 /** The two sides as long-lived clients, each a function of (calls, concurrency) giving the CPU milliseconds taken. */
-export const sidesFor = (target: { url: string; apiKey: string }, limited: boolean) => {
+export const sidesFor = (library: Library, target: { url: string; apiKey: string }, limited: boolean) => {
   const raw = ManagedRuntime.make(FetchHttpClient.layer)
-  const grok = ManagedRuntime.make(Layer.orDie(grokLayer(target, limited)))
+  const grok = ManagedRuntime.make(Layer.orDie(grokLayer(library, target, limited)))
   return {
     raw: (calls: number, concurrency: number) => cpuOf(raw, rawCalls(target, calls, concurrency)),
-    grok: (calls: number, concurrency: number) => cpuOf(grok, grokCalls(calls, concurrency)),
+    grok: (calls: number, concurrency: number) => cpuOf(grok, grokCalls(library, calls, concurrency)),
     dispose: () => Promise.all([raw.dispose(), grok.dispose()])
   }
 }
@@ -94,9 +95,10 @@ const WARM_UP_CALLS = 1_500
 const SLICES = 5
 
 export const runCpu = async (calls = 2000): Promise<ReadonlyArray<CpuRun>> => {
+  const library = await builtLibrary()
   const server = await startRemoteServer({})
-  const plain = sidesFor(server, false)
-  const limited = sidesFor(server, true)
+  const plain = sidesFor(library, server, false)
+  const limited = sidesFor(library, server, true)
   try {
     const modes = [
       { mode: "sequential", concurrency: 1, sides: plain, calls: Math.round(calls / 2) },

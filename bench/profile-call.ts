@@ -5,9 +5,10 @@
  */
 import { startRemoteServer } from "./support/child.js"
 import { sidesFor } from "./cpu.js"
+import { builtLibrary } from "./support/builtLibrary.js"
 const [side = "grok", conc = "1", calls = "3000"] = process.argv.slice(2)
 const server = await startRemoteServer({})
-const sides = sidesFor(server, side === "limited")
+const sides = sidesFor(await builtLibrary(), server, side === "limited")
 const run = side === "raw" ? sides.raw : sides.grok
 await run(2000, Number(conc))
 const millis = await run(Number(calls), Number(conc))

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process"
 
 let built: Promise<string> | undefined
 
-const run = (command: string, args: ReadonlyArray<string>) =>
+export const run = (command: string, args: ReadonlyArray<string>) =>
   new Promise<void>((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "ignore", "inherit"] })
     child.once("error", reject)
