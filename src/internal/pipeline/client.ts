@@ -5,7 +5,8 @@
  * unless told not to, fallback models, and the key refresh.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -33,6 +34,13 @@ export const DEFAULT_BASE_URL = "https://api.x.ai/v1"
 
 /** The default cap on the bytes of one answer, after decompression: 16 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+/**
+ * The attempt timeout decoded once, as every attempt reads it: a string such as the default "120 seconds" would be
+ * parsed again at each one. A value that does not decode is kept as given, to fail where it always has.
+ */
+const decodedOnce = (timeout: Duration.DurationInput): Duration.DurationInput =>
+  Option.getOrElse(Duration.decodeUnknown(timeout), () => timeout)
 
 /** The base URL without trailing slashes. */
 export const baseUrlOf = (options: ClientOptions): string => (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
@@ -62,7 +70,7 @@ const assemble = (
       },
       defaults: {
         retry: options.retry ?? RetryPolicy.standard,
-        attemptTimeout: options.attemptTimeout ?? "120 seconds",
+        attemptTimeout: decodedOnce(options.attemptTimeout ?? "120 seconds"),
         deadline: options.deadline,
         maxQueueWait: options.maxQueueWait,
         fallbackModels: contained.fallbackModels
