@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs every group and ends with one table of every target of issues 14 and 17 (`targets.ts`).
  * Groups, all by default, or the ones named (`npm run bench -- perf cli`):
- *   perf     CPU per call against raw @effect/platform HttpClient (`cpu.ts`), the event loop with 10,000 calls
- *            queued (`stall.ts`, in a child process)
+ *   perf     CPU per call of the built library against raw @effect/platform HttpClient (`cpu.ts`), the event loop
+ *            with 10,000 calls queued (`stall.ts`, in a child process)
  *   pacing   every scenario over real HTTP against the fake Grok server, for grok-resilience and, in the same run,
  *            the openai SDK with its defaults and a plain fetch retry loop, one table per scenario; the adaptive start
  *   cli      the batch CLI at scale and resuming (`cli-scale.ts`)
