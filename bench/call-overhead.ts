@@ -3,7 +3,8 @@
  * fetch that answers from memory, no socket, beside the raw client making the same request. Free of the transport's noise, it shows what a change to
  * the call path buys. Run: `npx tsx bench/call-overhead.ts [raw|grok|limited] [concurrency] [calls]`; with
  * `NOBREAKER=1` the client has no breaker. When `globalThis.__eff` holds counters (an instrumented copy of Effect's
- * run loop), they are printed per call.
+ * run loop), they are printed per call. The library is the built one (`support/builtLibrary.ts`; `BENCH_FROM_SOURCES=1`
+ * for the sources).
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -13,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
-import { GrokClient, RateLimiter } from "../src/index.js"
+import { builtLibrary } from "./support/builtLibrary.js"
 
 // The fake server's answer (bench/support/fake-server.ts), so that the decode costs what it costs over the socket.
 const answer = JSON.stringify({
@@ -53,6 +54,7 @@ const headers = {
 // (and the library's attempt goes through the context's fetch as it does over a socket), without the socket.
 const memoryFetch: typeof globalThis.fetch = () => Promise.resolve(new Response(answer, { status: 200, headers }))
 const layer = Layer.merge(FetchHttpClient.layer, Layer.succeed(FetchHttpClient.Fetch, memoryFetch))
+const { GrokClient, RateLimiter } = await builtLibrary()
 const body = (i: number) => ({ model: "grok-4", messages: [{ role: "user" as const, content: `cpu call ${i}` }] })
 const [side = "grok", conc = "1", calls = "20000"] = process.argv.slice(2)
 const counters = globalThis as { __eff?: Record<string, number> }

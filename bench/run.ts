@@ -40,7 +40,8 @@ import { summary, table } from "./report.js"
 import type { Scenario } from "./scenarios.js"
 import { scenarios } from "./scenarios.js"
 import { runStreamBench } from "./stream/run.js"
-import type { StallResult } from "./stall.js"
+import type { StallWithFloor } from "./stall.js"
+import { BUILT_ENV } from "./support/builtLibrary.js"
 import type { TargetRow } from "./targets.js"
 import { cliRows, cpuRows, pacingRows, stallRows, targetsTable } from "./targets.js"
 
@@ -247,13 +248,17 @@ const pacingPart = async (args: Args): Promise<ReadonlyArray<TargetRow>> => {
   return pacingRows(grokRuns("headers"), grokRuns("adaptive-blind"), ideal, start)
 }
 
-/** The stall probe in a child process, so that this process's heap and event loop do not blur it. */
-const stallInChild = (): StallResult => {
+/**
+ * The stall probe in a child process, so that this process's heap and event loop do not blur it; the library it
+ * loads is the `dist` the CPU rows built.
+ */
+const stallInChild = (): StallWithFloor => {
   const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", "bench/stall.ts", "10000"], {
     encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"]
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, [BUILT_ENV]: "1" }
   })
-  return JSON.parse(out.trim().split("\n").pop()!) as StallResult
+  return JSON.parse(out.trim().split("\n").pop()!) as StallWithFloor
 }
 
 const perfPart = async (args: Args) => {
@@ -264,7 +269,7 @@ const perfPart = async (args: Args) => {
       `  cpu ${run.mode}: raw ${run.rawMillis.map((m) => m.toFixed(2)).join(", ")} ms, grok ${run.grokMillis.map((m) => m.toFixed(2)).join(", ")} ms a call`
     )
   }
-  const stalls: Array<StallResult> = []
+  const stalls: Array<StallWithFloor> = []
   for (let i = 0; i < args.repeat; i++) stalls.push(stallInChild())
   console.error(`  stall: ${stalls.map((s) => JSON.stringify(s)).join(" ")}`)
   const spread = cpu.map((run) => Math.abs(run.rawMillis[0]! - run.rawMillis[1]!) / Math.min(...run.rawMillis))

@@ -7,7 +7,9 @@
  * runs with `--expose-gc`).
  *
  * `runFloor` measures what is not the library's: the same number of bare fibers forked at once the same way, each
- * waiting on a Deferred, so that the stall of forking alone can be told from the calls' own.
+ * waiting on a Deferred, so that the stall of forking alone can be told from the calls' own. Run as a script, the
+ * probe measures the calls, then the floor in the same process (warmed up as the calls were); `floor` alone
+ * measures only the floor. The library is the built one (`support/builtLibrary.ts`).
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Deferred from "effect/Deferred"
@@ -18,13 +20,14 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
-import { GrokClient, RateLimiter } from "../src/index.js"
-import { FakeGrok } from "../src/testing/index.js"
+import { builtLibrary, builtTesting } from "./support/builtLibrary.js"
 
 export interface StallResult {
   readonly calls: number
   /** How late a timer set for 500 ms ran. */
   readonly timerLateMillis: number
+  /** When the calls began to be forked (the client's layer built), from the timer's start. */
+  readonly forkedAtMillis: number
   /** When the first call finished; `null` (in JSON) when none did before the interruption. */
   readonly firstCallMillis: number
   readonly maxStallMillis: number
@@ -81,6 +84,8 @@ const gapProbe = () => {
 }
 
 export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallResult> => {
+  const { GrokClient, RateLimiter } = await builtLibrary()
+  const { FakeGrok } = await builtTesting()
   const server = await FakeGrok.start({})
   const stalls = monitorEventLoopDelay({ resolution: 10 })
   try {
@@ -98,8 +103,10 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
     }, 50)
     const gaps = gapProbe()
     stalls.enable()
+    let forkedAtMillis = Number.NaN
     const program = Effect.gen(function* () {
       const grok = yield* GrokClient.GrokClient
+      forkedAtMillis = performance.now() - started
       const call = (i: number) =>
         Effect.tap(grok.chat({ model: "grok-4", messages: [{ role: "user", content: `queued ${i}` }] }), () =>
           Effect.sync(() => {
@@ -138,6 +145,7 @@ export const runStall = async (calls = 10_000, holdSeconds = 3): Promise<StallRe
     return {
       calls,
       timerLateMillis: timerAt - 500,
+      forkedAtMillis,
       firstCallMillis,
       maxStallMillis: stalls.max / 1e6,
       maxGapMillis: Math.max(gaps.gaps.wall, afterGc.gaps.wall),
@@ -191,9 +199,19 @@ export const runFloor = async (fibers = 10_000): Promise<FloorResult> => {
   }
 }
 
+/** The calls' stall and, after it in the same process, the floor of as many bare fibers. */
+export interface StallWithFloor extends StallResult {
+  readonly floor: FloorResult
+}
+
+const stallThenFloor = async (calls: number): Promise<StallWithFloor> => {
+  const stall = await runStall(calls)
+  return { ...stall, floor: await runFloor(calls) }
+}
+
 if (process.argv[1]?.endsWith("stall.ts")) {
   const calls = Number(process.argv[2] ?? 10_000)
-  const run = process.argv[3] === "floor" ? runFloor(calls) : runStall(calls)
+  const run = process.argv[3] === "floor" ? runFloor(calls) : stallThenFloor(calls)
   run.then(
     (result) => console.log(JSON.stringify(result)),
     (error) => {

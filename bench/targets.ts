@@ -6,7 +6,7 @@
 import type { CliRun, ResumeRun } from "./cli-scale.js"
 import type { CpuRun } from "./cpu.js"
 import type { Measurement } from "./report.js"
-import type { StallResult } from "./stall.js"
+import type { StallWithFloor } from "./stall.js"
 
 export interface TargetRow {
   readonly group: string
@@ -58,7 +58,11 @@ export const cpuRows = (runs: ReadonlyArray<CpuRun> | undefined): ReadonlyArray<
     )
   })
 
-export const stallRows = (runs: ReadonlyArray<StallResult> | undefined): ReadonlyArray<TargetRow> => [
+/**
+ * The stall row. Beside each run, the floor: 10,000 bare fibers forked the same way in the same process, whose
+ * longest turn is the caller's own forking, which no library's calls can make shorter.
+ */
+export const stallRows = (runs: ReadonlyArray<StallWithFloor> | undefined): ReadonlyArray<TargetRow> => [
   row(
     "perf",
     "event-loop stall with 10,000 calls queued (a 500 ms timer's lateness; heap before → peak → after interrupt)",
@@ -68,7 +72,8 @@ export const stallRows = (runs: ReadonlyArray<StallResult> | undefined): Readonl
       text:
         `${fixed(run.timerLateMillis, 0)} ms late, first call ` +
         `${Number.isFinite(run.firstCallMillis) ? `${fixed(run.firstCallMillis / 1000, 2)} s` : "none before the interruption"}; heap ` +
-        `${fixed(run.heapBeforeMiB, 0)} → ${fixed(run.heapPeakMiB, 0)} → ${fixed(run.heapAfterMiB, 0)} MiB`,
+        `${fixed(run.heapBeforeMiB, 0)} → ${fixed(run.heapPeakMiB, 0)} → ${fixed(run.heapAfterMiB, 0)} MiB; ` +
+        `longest turn ${fixed(run.maxGapMillis, 0)} ms, floor (bare fibers) ${fixed(run.floor.maxGapMillis, 0)} ms`,
       ok: run.timerLateMillis <= 100 && run.heapAfterMiB <= run.heapBeforeMiB * 1.25 + 2
     }))
   )
