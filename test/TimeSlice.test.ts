@@ -232,6 +232,24 @@ describe("TimeSlice", () => {
     expect(ran).toEqual(["second"])
   })
 
+  it("drops held calls interrupted while they wait in one turn, without letting them in", async () => {
+    const { clock, scheduler, nextTurn } = effectRig()
+    const ran: Array<number> = []
+    const call = (i: number) => TimeSlice.slicedOn(scheduler)(Effect.sync(() => ran.push(i)))
+    expect(scheduler.spent()).toBe(false)
+    clock.now = 10
+    const fibers = Array.from({ length: 1000 }, (_, i) => Effect.runFork(call(i)))
+    await settle()
+    expect(scheduler.held()).toBe(1000)
+    await Effect.runPromise(Fiber.interruptAll(fibers.slice(0, 999)))
+    // One turn drops the 999 interrupted calls at once, nothing of theirs run, and lets the last in: the held list
+    // keeps nothing of them.
+    nextTurn()
+    expect(scheduler.held()).toBe(0)
+    await Effect.runPromise(Fiber.await(fibers[999]!))
+    expect(ran).toEqual([999])
+  })
+
   it("a program that chose its own scheduler keeps it, even past the slice", async () => {
     const { clock, scheduler } = effectRig()
     expect(scheduler.spent()).toBe(false)

@@ -16,7 +16,7 @@ import { spannedEnding } from "../pipeline/span.js"
 import { runCollected, runStream } from "../pipeline/stream.js"
 import { collectChatStream } from "../stream/collectChat.js"
 import { collectResponseStream } from "../stream/collectResponse.js"
-import { sliced } from "./timeSlice.js"
+import { sliced, slicedLazy } from "./timeSlice.js"
 
 /** Call options of streamed calls: the longest silence between two bytes before `Transient(StreamStalled)`. */
 export interface StreamOptions extends Pipeline.Settings {
@@ -73,7 +73,9 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
   const chat = (
     input: GrokApi.ChatRequest,
     options: ChatOptions = {}
-  ): Effect.Effect<ChatResult, GrokError.GrokError> =>
+  ): Effect.Effect<ChatResult, GrokError.GrokError> => slicedLazy(() => chatNow(input, options))
+
+  const chatNow = (input: GrokApi.ChatRequest, options: ChatOptions): Effect.Effect<ChatResult, GrokError.GrokError> =>
     spannedEnding("grok.chat", { "grok.model": input.model }, (ending) => {
       // The request is checked and built at once, as plain values: an effect only for what runs.
       const valid = ChatEndpoints.validChat(input)
@@ -86,7 +88,7 @@ export const make = (client: Pipeline.Client, baseUrl: string, idleTimeout: Dura
       return Either.isLeft(endpoint)
         ? Effect.fail(endpoint.left)
         : Effect.map(Pipeline.run(client, endpoint.right, options, ending), chatResult)
-    }).pipe(sliced)
+    })
 
   const chatStream = (
     input: GrokApi.ChatRequest,
