@@ -94,6 +94,30 @@ describe("TimeSlice", () => {
     expect(ran).toEqual(["woken", "yielded"])
   })
 
+  it("a task given to the base scheduler within the slice waits for a later turn if the slice is spent before it runs", () => {
+    const clock = { now: 0 }
+    const turns: Array<() => void> = []
+    // A base that runs what it was given in one batch later, as Effect's default scheduler does.
+    const batch: Array<() => void> = []
+    const base: Scheduler.Scheduler = { shouldYield: () => false, scheduleTask: (task) => void batch.push(task) }
+    const scheduler = TimeSlice.make({ sliceMillis: 10, now: () => clock.now, later: (run) => turns.push(run), base })
+    const ran: Array<number> = []
+    for (let i = 1; i <= 3; i++) {
+      scheduler.scheduleTask(() => {
+        ran.push(i)
+        clock.now += 10
+      }, 0)
+    }
+    expect(batch.length).toBe(3)
+    for (const task of batch.splice(0)) task()
+    // The first spent the slice: the other two were not run by the base's batch.
+    expect(ran).toEqual([1])
+    for (const run of turns.splice(0)) run()
+    expect(ran).toEqual([1, 2])
+    for (const run of turns.splice(0)) run()
+    expect(ran).toEqual([1, 2, 3])
+  })
+
   it("a turn runs at least one task, however long it takes", () => {
     const { clock, scheduler, nextTurn } = rig(1)
     const ran: Array<number> = []
