@@ -18,6 +18,7 @@ import * as FiberClock from "../fiberClock.js"
 import * as HeaderGate from "./headerGate.js"
 import * as Snapshots from "./snapshots.js"
 import * as StoreGateway from "./storeGateway.js"
+import * as Unscoped from "./unscoped.js"
 
 interface Parts {
   readonly engine: Engine.Engine
@@ -131,6 +132,19 @@ const admitNow = ({ engine, gateway }: Parts, ticket: Ticket, now: number): Engi
   return Engine.admit(engine, key, { tokens, admittedAtMillis: now, delayed: false, store: answer.store })
 }
 
+/** Admits at once or after a wait; the grant is in `holder` the moment it is made. */
+const acquireInto = (parts: Parts, ticket: Ticket, holder: Engine.Held): Effect.Effect<Permit, Rejected> =>
+  Effect.withFiberRuntime((fiber) => {
+    const permitOf = (grant: Engine.Grant): Permit => ({ report: report(parts.engine, parts.gateway, grant) })
+    holder.grant = admitNow(parts, ticket, FiberClock.millisOf(fiber))
+    if (holder.grant !== undefined) return Effect.succeed(permitOf(holder.grant))
+    return Effect.map(wait(parts, ticket, holder), permitOf)
+  })
+
+/** Gives back the grant in `holder`, if one was made; a grant is released once whoever asks. */
+const releaseHeld = (parts: Parts, holder: Engine.Held): Effect.Effect<void> =>
+  Effect.suspend(() => (holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)))
+
 /**
  * The finalizer is in the scope before any grant exists, so that no interruption can fall between taking a
  * grant and arranging its release.
@@ -141,16 +155,7 @@ const acquire =
     Effect.withFiberRuntime((fiber) => {
       const holder: Engine.Held = { grant: undefined }
       const scope = Context.unsafeGet(fiber.currentContext, Scope.Scope)
-      const released = Scope.addFinalizerExit(scope, () =>
-        holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)
-      )
-      const permitOf = (grant: Engine.Grant): Permit => ({ report: report(parts.engine, parts.gateway, grant) })
-      const admitted = Effect.suspend(() => {
-        holder.grant = admitNow(parts, ticket, FiberClock.millisOf(fiber))
-        if (holder.grant !== undefined) return Effect.succeed(permitOf(holder.grant))
-        return Effect.map(wait(parts, ticket, holder), permitOf)
-      })
-      return Effect.zipRight(released, admitted)
+      return Effect.zipRight(Scope.addFinalizer(scope, releaseHeld(parts, holder)), acquireInto(parts, ticket, holder))
     })
 
 const snapshotAt = (engine: Engine.Engine, now: number): Snapshot => {
@@ -180,9 +185,14 @@ export const make = (
         }
       })
     )
+    const parts: Parts = { engine, gateway }
     const service: Service = {
-      acquire: acquire({ engine, gateway }),
+      acquire: acquire(parts),
       snapshot: Effect.map(Clock.currentTimeMillis, (now) => snapshotAt(engine, now))
     }
+    Unscoped.register(service, {
+      acquire: (ticket, holder) => acquireInto(parts, ticket, holder as Engine.Held),
+      release: (holder) => releaseHeld(parts, holder as Engine.Held)
+    })
     return Snapshots.register(service, (now) => snapshotAt(engine, now))
   })

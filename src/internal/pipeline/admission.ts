@@ -10,6 +10,7 @@ import * as GrokMetrics from "../../GrokMetrics.js"
 import type * as RateLimiter from "../../RateLimiter.js"
 import * as FiberClock from "../fiberClock.js"
 import * as Snapshots from "../admission/snapshots.js"
+import * as Unscoped from "../admission/unscoped.js"
 import { unsafeRecordLimiterState } from "../limiterMetrics.js"
 
 /** Records the wait and the limiter's state once admitted; for this library's limiters in the same step. */
@@ -34,16 +35,43 @@ const recorded = (
     )
   })
 
-/** Admits one attempt; the permit lives as long as the enclosing scope. */
-export const admit = (
+/** The limiter's answer recorded: the wait and its state on admission, the reason on a refusal. */
+const recordedAcquire = <R>(
   limiter: RateLimiter.Service,
-  ticket: RateLimiter.Ticket
-): Effect.Effect<RateLimiter.Permit, Rejected, Scope.Scope> =>
+  ticket: RateLimiter.Ticket,
+  acquire: Effect.Effect<RateLimiter.Permit, Rejected, R>
+): Effect.Effect<RateLimiter.Permit, Rejected, R> =>
   Effect.withFiberRuntime((fiber) => {
     const queued = FiberClock.millisOf(fiber)
-    return Effect.matchEffect(limiter.acquire(ticket), {
+    return Effect.matchEffect(acquire, {
       onFailure: (error) =>
         Effect.zipRight(GrokMetrics.recordRejected({ model: ticket.model, reason: error.reason }), Effect.fail(error)),
       onSuccess: (permit) => recorded(limiter, ticket, queued, permit)
     })
   })
+
+/** Admits one attempt; the permit lives as long as the enclosing scope. */
+export const admit = (
+  limiter: RateLimiter.Service,
+  ticket: RateLimiter.Ticket
+): Effect.Effect<RateLimiter.Permit, Rejected, Scope.Scope> => recordedAcquire(limiter, ticket, limiter.acquire(ticket))
+
+/**
+ * Admits one attempt and runs `use` with its permit, which lives until `use` ends, however it ends. This library's
+ * limiters need no scope for that (`admission/unscoped.ts`): the grant is released by one exit handler. Any other
+ * limiter's permit lives in a scope of the attempt's own.
+ */
+export const admitted = <A, E>(
+  limiter: RateLimiter.Service,
+  ticket: RateLimiter.Ticket,
+  use: (permit: RateLimiter.Permit) => Effect.Effect<A, E>
+): Effect.Effect<A, E | Rejected> => {
+  const unscoped = Unscoped.of(limiter)
+  if (unscoped === undefined) return Effect.scoped(Effect.flatMap(admit(limiter, ticket), use))
+  return Effect.suspend(() => {
+    const holder: Unscoped.Holder = { grant: undefined }
+    return Effect.onExit(Effect.flatMap(recordedAcquire(limiter, ticket, unscoped.acquire(ticket, holder)), use), () =>
+      unscoped.release(holder)
+    )
+  })
+}

@@ -13,7 +13,6 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
 import * as Alerts from "../../Alerts.js"
 import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { GrokError } from "../../GrokError.js"
@@ -25,7 +24,7 @@ import * as BreakerCore from "../breaker/breaker.js"
 import * as FiberClock from "../fiberClock.js"
 import { callUpdates } from "../grokMetrics.js"
 import { unsafeApply } from "../labelledMetric.js"
-import { admit } from "./admission.js"
+import { admitted } from "./admission.js"
 import { amend } from "./amend.js"
 import * as Attempt from "./attempt.js"
 import * as Breaker from "./breaker.js"
@@ -310,23 +309,20 @@ const onModel = <A>(
   const transport = { ...client.transport, timeout: prepared.timeout }
   const attributes = (n: number) => ({ "grok.model": model, "grok.call": endpoint.kind, "grok.attempt": n })
   const limited = limitedBy(prepared, endpoint)
-  const retried = (once: (pass?: BreakerCore.QuietPass) => Effect.Effect<Answer<A>, GrokError, Scope.Scope>) => {
+  const retried = (once: (pass?: BreakerCore.QuietPass) => Effect.Effect<Answer<A>, GrokError>) => {
     const breaker = prepared.breaker
     const key = Breaker.keyOf(client.baseUrl, model)
-    const inScope = (effect: Effect.Effect<Answer<A>, GrokError, Scope.Scope>) =>
-      // Without a limiter `once` is `sending`, which holds nothing for a scope.
-      limited ? Effect.scoped(effect) : (effect as Effect.Effect<Answer<A>, GrokError>)
     const gated = () =>
       Effect.flatMap(gateOf(client, prepared, model, fallbackNext), (gate) =>
         Effect.scoped(Breaker.guarded(gate, once()))
       )
     // A quiet pass of the breaker (a closed key) is taken and judged in the attempt's own steps; any other pass
-    // goes through the breaker stage. Only a limiter's permit needs the attempt's scope.
+    // goes through the breaker stage. The limiter's permit ends with `once` (`admitted`): no scope for it here.
     const through: Effect.Effect<Answer<A>, GrokError> = breaker === undefined
-      ? inScope(once())
+      ? once()
       : Effect.suspend(() => {
           const pass = BreakerCore.unsafeQuietPass(breaker, key)
-          return pass === undefined ? gated() : inScope(once(pass))
+          return pass === undefined ? gated() : once(pass)
         })
     const extend = attemptContext(client.transport.http)
     const attempt = (n: number) => spanned("grok.attempt", attributes(n), through, extend)
@@ -339,7 +335,7 @@ const onModel = <A>(
   if (!limited) return retried((pass) => sending(transport, prepared, endpoint, unlimitedPermit, pass))
   return Effect.flatMap(ticketOf(prepared, call, endpoint), (ticket) =>
     retried((pass) =>
-      Effect.flatMap(admit(prepared.limiter, ticket), (permit) => sending(transport, prepared, endpoint, permit, pass))
+      admitted(prepared.limiter, ticket, (permit) => sending(transport, prepared, endpoint, permit, pass))
     )
   )
 }
