@@ -4,16 +4,8 @@ import { Clock, Effect, Either, Fiber, Layer, Redacted, Schedule, TestClock } fr
 import * as GrokClient from "../src/GrokClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { completion } from "./support/completion.js"
 import { hello, withFake } from "./support/client.js"
-
-const completion = {
-  id: "c-1",
-  object: "chat.completion",
-  created: 1,
-  model: "grok-4",
-  choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }
-}
 
 /** An HttpClient that answers every request at once and records the Clock time it was sent at (a unit double). */
 const recordingHttp = (sentAt: Array<number>) =>
