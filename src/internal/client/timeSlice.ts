@@ -3,8 +3,8 @@
  * at once (10,000 forked with `concurrency: "unbounded"`) all run their preparation before the event loop gets a
  * turn: timers, sockets and the answers of the calls already admitted wait for seconds. A call looks at the slice
  * once, when it starts: while the current macrotask has run for less than a slice, it runs on the caller's
- * scheduler at no cost. Past that, it moves to this scheduler, where it yields at once and its tasks wait in one
- * first-in first-out list that runs a slice at a time after timers and I/O.
+ * scheduler at no cost. Past that, it waits, unbuilt, for a later turn to let it in, then runs on this scheduler,
+ * whose held tasks run a slice at a time after timers and I/O.
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
