@@ -58,6 +58,14 @@ const streamFaults: FakeGrok.Scenario = {
 }
 
 /**
+ * About 37% of attempts meet a fault here (10% before the stream, 30% of the rest inside it), and which call meets
+ * which draw depends on arrival order: with the default 8 attempts, a run of 40 calls ran one out of attempts now
+ * and then (about 0.37^7 a call after a scripted fault). The subject is that every id comes back whole, so these
+ * runs allow 16 attempts (a call exhausting them: about 1 run in 70,000).
+ */
+const FAULT_RUN_ATTEMPTS = ["--max-attempts", "16"]
+
+/**
  * The scripted answers, in order, as the server log shows them: status, and for a stream how far it got. The cut
  * and the error event end the body after two chunks (the error event is a third); the stall is closed by the client.
  */
@@ -94,9 +102,12 @@ describe("grok-resilience batch --stream and --api responses", () => {
     const server = await serve(streamFaults)
     const { input, output } = files("stream")
     writeInput(input, prompts(40))
-    const result = await runCli(streamedBatch({ input, output }, server, "300ms", "--rpm", "60000", "--json-summary"), {
-      timeoutMillis: 55_000
-    })
+    const result = await runCli(
+      streamedBatch({ input, output }, server, "300ms", "--rpm", "60000", "--json-summary", ...FAULT_RUN_ATTEMPTS),
+      {
+        timeoutMillis: 55_000
+      }
+    )
     const results = readResults(output)
     expect(results).toHaveLength(40)
     expect([...idCounts(results).values()].every((n) => n === 1)).toBe(true)
@@ -150,7 +161,8 @@ describe("grok-resilience batch --stream and --api responses", () => {
       "300ms",
       "--rpm",
       "60000",
-      "--json-summary"
+      "--json-summary",
+      ...FAULT_RUN_ATTEMPTS
     ])
     const results = readResults(output)
     expect(results).toHaveLength(33)
