@@ -132,18 +132,20 @@ const admitNow = ({ engine, gateway }: Parts, ticket: Ticket, now: number): Engi
   return Engine.admit(engine, key, { tokens, admittedAtMillis: now, delayed: false, store: answer.store })
 }
 
-/** Admits at once or after a wait; the grant is in `holder` the moment it is made. */
-const acquireInto = (parts: Parts, ticket: Ticket, holder: Engine.Held): Effect.Effect<Permit, Rejected> =>
-  Effect.withFiberRuntime((fiber) => {
-    const permitOf = (grant: Engine.Grant): Permit => ({ report: report(parts.engine, parts.gateway, grant) })
-    holder.grant = admitNow(parts, ticket, FiberClock.millisOf(fiber))
-    if (holder.grant !== undefined) return Effect.succeed(permitOf(holder.grant))
-    return Effect.map(wait(parts, ticket, holder), permitOf)
-  })
-
-/** Gives back the grant in `holder`, if one was made; a grant is released once whoever asks. */
-const releaseHeld = (parts: Parts, holder: Engine.Held): Effect.Effect<void> =>
-  Effect.suspend(() => (holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)))
+/** One attempt's admission: at once or after a wait, the grant kept in a holder the moment it is made. */
+const admission = (parts: Parts, ticket: Ticket): Unscoped.Admission => {
+  const holder: Engine.Held = { grant: undefined }
+  const permitOf = (grant: Engine.Grant): Permit => ({ report: report(parts.engine, parts.gateway, grant) })
+  return {
+    acquire: Effect.withFiberRuntime((fiber) => {
+      holder.grant = admitNow(parts, ticket, FiberClock.millisOf(fiber))
+      if (holder.grant !== undefined) return Effect.succeed(permitOf(holder.grant))
+      return Effect.map(wait(parts, ticket, holder), permitOf)
+    }),
+    // A grant is released once, whoever asks.
+    release: Effect.suspend(() => (holder.grant === undefined ? Effect.void : release(parts, holder.grant, true)))
+  }
+}
 
 /**
  * The finalizer is in the scope before any grant exists, so that no interruption can fall between taking a
@@ -153,9 +155,9 @@ const acquire =
   (parts: Parts) =>
   (ticket: Ticket): Effect.Effect<Permit, Rejected, Scope.Scope> =>
     Effect.withFiberRuntime((fiber) => {
-      const holder: Engine.Held = { grant: undefined }
+      const attempt = admission(parts, ticket)
       const scope = Context.unsafeGet(fiber.currentContext, Scope.Scope)
-      return Effect.zipRight(Scope.addFinalizer(scope, releaseHeld(parts, holder)), acquireInto(parts, ticket, holder))
+      return Effect.zipRight(Scope.addFinalizer(scope, attempt.release), attempt.acquire)
     })
 
 const snapshotAt = (engine: Engine.Engine, now: number): Snapshot => {
@@ -190,9 +192,6 @@ export const make = (
       acquire: acquire(parts),
       snapshot: Effect.map(Clock.currentTimeMillis, (now) => snapshotAt(engine, now))
     }
-    Unscoped.register(service, {
-      acquire: (ticket, holder) => acquireInto(parts, ticket, holder as Engine.Held),
-      release: (holder) => releaseHeld(parts, holder as Engine.Held)
-    })
+    Unscoped.register(service, (ticket) => admission(parts, ticket))
     return Snapshots.register(service, (now) => snapshotAt(engine, now))
   })

@@ -8,17 +8,17 @@ import type * as Effect from "effect/Effect"
 import type { Rejected } from "../../GrokError.js"
 import type { Permit, Service, Ticket } from "./contract.js"
 
-/** Where an attempt's grant is put the moment it is made, so that no interruption falls between grant and release. */
-export interface Holder {
-  grant: unknown
+/** One attempt's admission: `acquire` waits for the grant, `release` gives it back, if made, at most once. */
+export interface Admission {
+  readonly acquire: Effect.Effect<Permit, Rejected>
+  readonly release: Effect.Effect<void>
 }
 
-export interface Unscoped {
-  /** Waits for admission; the grant is in `holder` as soon as it exists. */
-  readonly acquire: (ticket: Ticket, holder: Holder) => Effect.Effect<Permit, Rejected>
-  /** Gives back the grant in `holder`, if any, as closing the scoped permit's scope would; at most once. */
-  readonly release: (holder: Holder) => Effect.Effect<void>
-}
+/**
+ * Starts the admission of one attempt. The grant is kept where `release` finds it the moment it is made, so that no
+ * interruption falls between grant and release.
+ */
+export type Unscoped = (ticket: Ticket) => Admission
 
 const registered = new WeakMap<Service, Unscoped>()
 

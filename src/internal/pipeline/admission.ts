@@ -69,9 +69,7 @@ export const admitted = <A, E>(
   const unscoped = Unscoped.of(limiter)
   if (unscoped === undefined) return Effect.scoped(Effect.flatMap(admit(limiter, ticket), use))
   return Effect.suspend(() => {
-    const holder: Unscoped.Holder = { grant: undefined }
-    return Effect.onExit(Effect.flatMap(recordedAcquire(limiter, ticket, unscoped.acquire(ticket, holder)), use), () =>
-      unscoped.release(holder)
-    )
+    const { acquire, release } = unscoped(ticket)
+    return Effect.onExit(Effect.flatMap(recordedAcquire(limiter, ticket, acquire), use), () => release)
   })
 }
